@@ -12,11 +12,20 @@
 // Lets the derive macros, which name `::tars_core::...`, be used inside this crate too.
 extern crate self as tars_core;
 
+pub mod client;
 pub mod codec;
+pub mod endpoint;
+mod error;
+pub mod protocol;
+pub mod server;
 
 pub use codec::{
     DecodeError, TarsDecode, TarsEncode, TarsReader, TarsStruct, TarsType, TarsValue, TarsWriter,
 };
+pub use client::{Communicator, Proxy, ServantProxy};
+pub use endpoint::Endpoint;
+pub use error::{TarsError, TarsResult};
+pub use server::{Current, CurrentRegistry, Server};
 pub use tars_macros::{TarsEnum, TarsStruct};
 
 /// Re-exports for generated code; not a public API.

@@ -1,0 +1,456 @@
+//! [`ServantProxy`]: calls on one servant object across its endpoints.
+
+use super::codec::{ResponseDecoder, TarsResponseDecoder};
+use super::connection::ClientConnection;
+use super::push::PushCallback;
+use super::ClientConfig;
+use crate::endpoint::{Endpoint, ProxyTarget, Transport};
+use crate::error::{TarsError, TarsResult};
+use crate::protocol::{
+    encode_frame, ParamsReader, ParamsWriter, RequestPacket, ResponsePacket, NORMAL_PACKET,
+    ONEWAY_PACKET, TARS_PING, TARS_VERSION, TUP_VERSION,
+};
+use bytes::Bytes;
+use std::collections::BTreeMap;
+use std::future::Future;
+use std::sync::atomic::{AtomicU32, AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex, RwLock};
+use std::time::Duration;
+use tokio::time::Instant;
+
+/// Turns a request into the bytes sent for it. The default writes a framed TARS
+/// RequestPacket; a third-party protocol frames `request.buffer` and `request.request_id` its
+/// own way.
+pub trait RequestEncoder: Send + Sync + 'static {
+    /// Encodes one request.
+    fn encode(&self, request: &RequestPacket) -> TarsResult<Bytes>;
+}
+
+struct TarsRequestEncoder;
+
+impl RequestEncoder for TarsRequestEncoder {
+    fn encode(&self, request: &RequestPacket) -> TarsResult<Bytes> {
+        Ok(encode_frame(request))
+    }
+}
+
+/// One endpoint of an object, with its connection (made on first use, remade after a drop).
+struct EndpointSlot {
+    endpoint: Endpoint,
+    connection: RwLock<Option<Arc<ClientConnection>>>,
+    connecting: tokio::sync::Mutex<()>,
+    set_aside_until: Mutex<Option<Instant>>,
+}
+
+impl EndpointSlot {
+    fn live(&self) -> Option<Arc<ClientConnection>> {
+        let guard = self.connection.read().unwrap_or_else(|e| e.into_inner());
+        guard.as_ref().filter(|c| !c.is_closed()).cloned()
+    }
+
+    fn is_set_aside(&self, now: Instant) -> bool {
+        self.set_aside_until.lock().unwrap_or_else(|e| e.into_inner()).is_some_and(|t| t > now)
+    }
+}
+
+/// The shared state of every proxy to one object: endpoints, connections, protocol hooks.
+pub(crate) struct ObjectProxy {
+    object: String,
+    slots: Vec<EndpointSlot>,
+    next_slot: AtomicUsize,
+    config: ClientConfig,
+    decoder: RwLock<Arc<dyn ResponseDecoder>>,
+    encoder: RwLock<Arc<dyn RequestEncoder>>,
+    push: RwLock<Option<Arc<dyn PushCallback>>>,
+    rpc_ids: AtomicU32,
+}
+
+impl ObjectProxy {
+    pub(crate) fn new(target: ProxyTarget, config: ClientConfig) -> Self {
+        ObjectProxy {
+            object: target.object,
+            slots: target
+                .endpoints
+                .into_iter()
+                .map(|endpoint| EndpointSlot {
+                    endpoint,
+                    connection: RwLock::new(None),
+                    connecting: tokio::sync::Mutex::new(()),
+                    set_aside_until: Mutex::new(None),
+                })
+                .collect(),
+            next_slot: AtomicUsize::new(0),
+            decoder: RwLock::new(Arc::new(TarsResponseDecoder::new(config.max_frame_len))),
+            encoder: RwLock::new(Arc::new(TarsRequestEncoder)),
+            push: RwLock::new(None),
+            rpc_ids: AtomicU32::new(1),
+            config,
+        }
+    }
+
+    /// A live connection: the pinned endpoint, or round robin over endpoints that are not set
+    /// aside (those are tried last).
+    async fn connection(
+        &self,
+        pinned: Option<usize>,
+        deadline: Instant,
+    ) -> TarsResult<Arc<ClientConnection>> {
+        let n = self.slots.len();
+        if n == 0 {
+            return Err(TarsError::NoEndpoint(self.object.clone()));
+        }
+        let order: Vec<usize> = match pinned {
+            Some(i) if i < n => vec![i],
+            Some(i) => {
+                return Err(TarsError::Invalid(format!(
+                    "endpoint index {i} out of range: {} has {n}",
+                    self.object
+                )))
+            }
+            None => {
+                let start = self.next_slot.fetch_add(1, Ordering::Relaxed) % n;
+                let now = Instant::now();
+                let (mut ready, aside): (Vec<usize>, Vec<usize>) =
+                    (0..n).map(|k| (start + k) % n).partition(|&i| !self.slots[i].is_set_aside(now));
+                ready.extend(aside);
+                ready
+            }
+        };
+        let mut last_error = None;
+        for i in order {
+            match self.connect_slot(i, deadline).await {
+                Ok(conn) => return Ok(conn),
+                Err(e) => last_error = Some(e),
+            }
+            if Instant::now() >= deadline {
+                break;
+            }
+        }
+        Err(last_error.unwrap_or_else(|| TarsError::NoEndpoint(self.object.clone())))
+    }
+
+    async fn connect_slot(&self, i: usize, deadline: Instant) -> TarsResult<Arc<ClientConnection>> {
+        let slot = &self.slots[i];
+        if let Some(conn) = slot.live() {
+            return Ok(conn);
+        }
+        let _connecting = slot.connecting.lock().await;
+        if let Some(conn) = slot.live() {
+            return Ok(conn);
+        }
+        if slot.endpoint.protocol != Transport::Tcp {
+            return Err(TarsError::InvalidEndpoint(format!(
+                "{}: only tcp endpoints can be called",
+                slot.endpoint
+            )));
+        }
+        let limit = (Instant::now() + self.config.connect_timeout).min(deadline);
+        let decoder = self.decoder.read().unwrap_or_else(|e| e.into_inner()).clone();
+        let push = self.push.read().unwrap_or_else(|e| e.into_inner()).clone();
+        let connect = ClientConnection::connect(
+            slot.endpoint.clone(),
+            decoder,
+            push,
+            self.config.queue_frames,
+        );
+        let result = match tokio::time::timeout_at(limit, connect).await {
+            Ok(result) => result,
+            Err(_) => Err(TarsError::Connect {
+                endpoint: slot.endpoint.to_string(),
+                reason: "connect timed out".into(),
+            }),
+        };
+        let mut aside = slot.set_aside_until.lock().unwrap_or_else(|e| e.into_inner());
+        match result {
+            Ok(conn) => {
+                *aside = None;
+                *slot.connection.write().unwrap_or_else(|e| e.into_inner()) = Some(conn.clone());
+                Ok(conn)
+            }
+            Err(e) => {
+                tracing::debug!(endpoint = %slot.endpoint, error = %e, "endpoint set aside");
+                *aside = Some(Instant::now() + self.config.endpoint_retry_interval);
+                Err(e)
+            }
+        }
+    }
+}
+
+/// Per-proxy call options; cloning a proxy with other options is cheap.
+#[derive(Clone, Default)]
+struct CallOptions {
+    timeout: Option<Duration>,
+    context: Option<Arc<BTreeMap<String, String>>>,
+    status: Option<Arc<BTreeMap<String, String>>>,
+    oneway: bool,
+    tup: bool,
+    endpoint: Option<usize>,
+}
+
+/// An untyped proxy to one servant object. Cheap to clone and share across tasks; clones
+/// with other options (`with_timeout`, `oneway`, ...) share the connections.
+#[derive(Clone)]
+pub struct ServantProxy {
+    object: Arc<ObjectProxy>,
+    options: CallOptions,
+}
+
+impl std::fmt::Debug for ServantProxy {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ServantProxy").field("object", &self.object.object).finish()
+    }
+}
+
+impl ServantProxy {
+    pub(crate) fn new(object: Arc<ObjectProxy>) -> Self {
+        ServantProxy { object, options: CallOptions::default() }
+    }
+
+    /// The servant object name.
+    pub fn object_name(&self) -> &str {
+        &self.object.object
+    }
+
+    /// The object's endpoints.
+    pub fn endpoints(&self) -> Vec<Endpoint> {
+        self.object.slots.iter().map(|s| s.endpoint.clone()).collect()
+    }
+
+    /// The call timeout in effect.
+    pub fn timeout(&self) -> Duration {
+        self.options.timeout.unwrap_or(self.object.config.invoke_timeout)
+    }
+
+    /// A proxy whose calls time out after `timeout` (also sent as `iTimeout`).
+    pub fn with_timeout(&self, timeout: Duration) -> Self {
+        self.with(|o| o.timeout = Some(timeout))
+    }
+
+    /// A proxy whose calls carry `context`.
+    pub fn with_context(&self, context: BTreeMap<String, String>) -> Self {
+        self.with(|o| o.context = Some(Arc::new(context)))
+    }
+
+    /// A proxy whose calls carry `status`.
+    pub fn with_status(&self, status: BTreeMap<String, String>) -> Self {
+        self.with(|o| o.status = Some(Arc::new(status)))
+    }
+
+    /// A proxy whose calls are one-way: sent, never answered; out values come back as
+    /// defaults.
+    pub fn oneway(&self) -> Self {
+        self.with(|o| o.oneway = true)
+    }
+
+    /// Whether calls are one-way.
+    pub fn is_oneway(&self) -> bool {
+        self.options.oneway
+    }
+
+    /// A proxy whose calls use TUP (version 3) instead of TARS (version 1).
+    pub fn tup(&self) -> Self {
+        self.with(|o| o.tup = true)
+    }
+
+    /// A proxy pinned to the endpoint at `index` (no round robin).
+    pub fn on_endpoint(&self, index: usize) -> Self {
+        self.with(|o| o.endpoint = Some(index))
+    }
+
+    fn with(&self, change: impl FnOnce(&mut CallOptions)) -> Self {
+        let mut copy = self.clone();
+        change(&mut copy.options);
+        copy
+    }
+
+    /// Sets the callback for pushes (responses with request id 0) and connection events.
+    /// Connections opened from now on use it; set it before the first call.
+    pub fn set_push_callback(&self, callback: impl PushCallback) {
+        *self.object.push.write().unwrap_or_else(|e| e.into_inner()) = Some(Arc::new(callback));
+    }
+
+    /// Replaces how requests are encoded (third-party protocols).
+    pub fn set_request_encoder(&self, encoder: impl RequestEncoder) {
+        *self.object.encoder.write().unwrap_or_else(|e| e.into_inner()) = Arc::new(encoder);
+    }
+
+    /// Replaces how responses are split and decoded (third-party protocols).
+    pub fn set_response_decoder(&self, decoder: impl ResponseDecoder) {
+        *self.object.decoder.write().unwrap_or_else(|e| e.into_inner()) = Arc::new(decoder);
+    }
+
+    /// A writer for the parameters of a call in this proxy's encoding.
+    pub fn params_writer(&self) -> ParamsWriter {
+        ParamsWriter::new(if self.options.tup { TUP_VERSION } else { TARS_VERSION })
+    }
+
+    /// Calls `func` with encoded parameters. A non-zero iRet is an error
+    /// ([`TarsError::Ret`]); one-way calls return `None`.
+    pub async fn invoke(&self, func: &str, params: ParamsWriter) -> TarsResult<Option<ParamsReader>> {
+        let version = params.version();
+        let Some(response) = self.call(func, params.finish(), version, None).await? else {
+            return Ok(None);
+        };
+        if response.ret != 0 {
+            return Err(TarsError::Ret { code: response.ret, desc: response.result_desc });
+        }
+        Ok(Some(ParamsReader::new(version, response.buffer)?))
+    }
+
+    /// Sends one request and waits for the matching response (or returns `None` at once for
+    /// one-way calls). `request_id` `None` takes the connection's next id.
+    pub async fn call(
+        &self,
+        func: &str,
+        buffer: Bytes,
+        version: i16,
+        request_id: Option<i32>,
+    ) -> TarsResult<Option<ResponsePacket>> {
+        let timeout = self.timeout();
+        let deadline = Instant::now() + timeout;
+        let timed_out = || TarsError::Timeout(timeout.as_millis() as u64);
+        let conn = self.object.connection(self.options.endpoint, deadline).await?;
+        let request_id = request_id.unwrap_or_else(|| conn.next_request_id());
+        let request = RequestPacket {
+            version,
+            packet_type: if self.options.oneway { ONEWAY_PACKET } else { NORMAL_PACKET },
+            message_type: 0,
+            request_id,
+            servant_name: self.object.object.clone(),
+            func_name: func.to_string(),
+            buffer,
+            timeout: timeout.as_millis().min(i32::MAX as u128) as i32,
+            context: self.options.context.as_deref().cloned().unwrap_or_default(),
+            status: self.options.status.as_deref().cloned().unwrap_or_default(),
+        };
+        let encoder = self.object.encoder.read().unwrap_or_else(|e| e.into_inner()).clone();
+        let frame = encoder.encode(&request)?;
+        if self.options.oneway {
+            return match tokio::time::timeout_at(deadline, conn.send(frame)).await {
+                Ok(sent) => sent.map(|()| None),
+                Err(_) => Err(timed_out()),
+            };
+        }
+        let waiter = conn.register(request_id)?;
+        let sent = match tokio::time::timeout_at(deadline, conn.send(frame)).await {
+            Ok(sent) => sent,
+            Err(_) => Err(timed_out()),
+        };
+        if let Err(e) = sent {
+            conn.unregister(request_id);
+            return Err(e);
+        }
+        match tokio::time::timeout_at(deadline, waiter).await {
+            Ok(Ok(response)) => response.map(Some),
+            Ok(Err(_)) => Err(TarsError::ConnectionClosed("connection dropped the call".into())),
+            Err(_) => {
+                conn.unregister(request_id);
+                Err(timed_out())
+            }
+        }
+    }
+
+    /// The built-in keep-alive call; succeeds when the servant answers.
+    pub async fn tars_ping(&self) -> TarsResult<()> {
+        let version = if self.options.tup { TUP_VERSION } else { TARS_VERSION };
+        let buffer = if self.options.tup { self.params_writer().finish() } else { Bytes::new() };
+        let response = self.call(TARS_PING, buffer, version, None).await?;
+        match response {
+            Some(r) if r.ret != 0 => Err(TarsError::Ret { code: r.ret, desc: r.result_desc }),
+            _ => Ok(()),
+        }
+    }
+
+    /// A new request id for [`rpc_call`](Self::rpc_call): per proxy object, from 1, skipping 0.
+    pub fn gen_request_id(&self) -> i32 {
+        loop {
+            let id = self.object.rpc_ids.fetch_add(1, Ordering::Relaxed) as i32;
+            if id != 0 {
+                return id;
+            }
+        }
+    }
+
+    /// Sends `payload` under the caller's `request_id` through the request encoder and waits
+    /// for the response whose decoded id matches (third-party protocols).
+    pub async fn rpc_call(
+        &self,
+        request_id: i32,
+        func: &str,
+        payload: Bytes,
+    ) -> TarsResult<ResponsePacket> {
+        match self.call(func, payload, TARS_VERSION, Some(request_id)).await? {
+            Some(response) => Ok(response),
+            None => Err(TarsError::Invalid("rpc_call on a one-way proxy has no response".into())),
+        }
+    }
+
+    /// Like [`rpc_call`](Self::rpc_call), without waiting: `callback` runs with the result
+    /// on a spawned task (or nothing waits for one-way proxies). Returns the task handle.
+    pub fn rpc_call_async(
+        &self,
+        request_id: i32,
+        func: &str,
+        payload: Bytes,
+        callback: impl FnOnce(TarsResult<ResponsePacket>) + Send + 'static,
+    ) -> tokio::task::JoinHandle<()> {
+        let proxy = self.clone();
+        let func = func.to_string();
+        tokio::spawn(async move {
+            let result = proxy.rpc_call(request_id, &func, payload).await;
+            callback(result);
+        })
+    }
+
+    /// Whether a connection to the endpoint at `index` is open now.
+    pub fn is_connected(&self, index: usize) -> bool {
+        self.object.slots.get(index).is_some_and(|s| s.live().is_some())
+    }
+
+    /// Opens the connection to the endpoint at `index` if needed (within the call timeout).
+    pub async fn connect(&self, index: usize) -> TarsResult<()> {
+        let deadline = Instant::now() + self.timeout();
+        self.object.connection(Some(index), deadline).await.map(|_| ())
+    }
+}
+
+/// What every generated typed proxy implements; gives them the option builders of
+/// [`ServantProxy`].
+pub trait Proxy: Clone + Send + Sync + Sized + 'static {
+    /// Wraps an untyped proxy.
+    fn from_servant_proxy(proxy: ServantProxy) -> Self;
+
+    /// The untyped proxy inside.
+    fn servant_proxy(&self) -> &ServantProxy;
+
+    /// The same proxy with a call timeout.
+    fn with_timeout(&self, timeout: Duration) -> Self {
+        Self::from_servant_proxy(self.servant_proxy().with_timeout(timeout))
+    }
+
+    /// The same proxy sending `context` with each call.
+    fn with_context(&self, context: BTreeMap<String, String>) -> Self {
+        Self::from_servant_proxy(self.servant_proxy().with_context(context))
+    }
+
+    /// The same proxy making one-way calls.
+    fn oneway(&self) -> Self {
+        Self::from_servant_proxy(self.servant_proxy().oneway())
+    }
+
+    /// The same proxy speaking TUP (version 3).
+    fn tup(&self) -> Self {
+        Self::from_servant_proxy(self.servant_proxy().tup())
+    }
+
+    /// The same proxy pinned to one endpoint.
+    fn on_endpoint(&self, index: usize) -> Self {
+        Self::from_servant_proxy(self.servant_proxy().on_endpoint(index))
+    }
+
+    /// `tars_ping`.
+    fn tars_ping(&self) -> impl Future<Output = TarsResult<()>> + Send {
+        let proxy = self.servant_proxy().clone();
+        async move { proxy.tars_ping().await }
+    }
+}

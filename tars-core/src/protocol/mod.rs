@@ -1,0 +1,13 @@
+//! The TARS packets and what travels around them: [`RequestPacket`], [`ResponsePacket`],
+//! the constants of `BaseF.tars`, the 4-byte length framing and parameter encoding for
+//! TARS (v1) and TUP (v3).
+
+mod consts;
+mod framing;
+mod packets;
+mod params;
+
+pub use consts::*;
+pub use framing::{encode_frame, encode_frame_into, frame_body, FrameError, LengthPrefix};
+pub use packets::{RequestPacket, ResponsePacket};
+pub use params::{ParamsReader, ParamsWriter};
