@@ -1,3 +1,7 @@
-//! Workspace root of tars-rs: it only hosts the examples (`examples/`) and the
-//! integration and interop tests (`tests/`). The library is `tars-core`.
+//! Workspace root of tars-rs. The library is `tars-core`; this crate hosts the examples
+//! (`examples/`), the integration and interop tests (`tests/`) and, in [`demo`], the demo
+//! interfaces they share (the IDL of each example written as Rust).
+
+pub mod cli;
+pub mod demo;
 pub use tars_core;

@@ -26,10 +26,36 @@ pub use client::{Communicator, Proxy, ServantProxy};
 pub use endpoint::Endpoint;
 pub use error::{TarsError, TarsResult};
 pub use server::{Current, CurrentRegistry, Server};
-pub use tars_macros::{TarsEnum, TarsStruct};
+pub use tars_macros::{tars_interface, TarsEnum, TarsStruct};
 
 /// Re-exports for generated code; not a public API.
 #[doc(hidden)]
 pub mod __private {
+    use crate::codec::DecodeError;
+    use crate::protocol::{SERVER_DECODE_ERR, SERVER_NO_FUNC_ERR};
+    use crate::TarsError;
     pub use bytes::Bytes;
+
+    /// A parameter a servant could not decode: -1 with a description.
+    pub fn param_error(func: &str, param: &str, tag: u8, e: DecodeError) -> TarsError {
+        TarsError::ret(SERVER_DECODE_ERR, e.in_field(func, param, tag).to_string())
+    }
+
+    /// A function the servant does not have: -3.
+    pub fn no_function(func: &str) -> TarsError {
+        TarsError::ret(SERVER_NO_FUNC_ERR, format!("no function `{func}`"))
+    }
+
+    /// A reply value a client could not decode.
+    pub fn reply_error(func: &str, param: &str, tag: u8, e: DecodeError) -> TarsError {
+        let param = if param.is_empty() { "return value" } else { param };
+        TarsError::Decode(e.in_field(func, param, tag))
+    }
+}
+
+/// The names most programs need: `use tars_core::prelude::*;`.
+pub mod prelude {
+    pub use crate::client::{Communicator, Proxy, ServantProxy};
+    pub use crate::server::{Current, CurrentRegistry, Server};
+    pub use crate::{tars_interface, TarsEnum, TarsError, TarsResult, TarsStruct};
 }

@@ -6,9 +6,11 @@
 //! Generated code names `::tars_core::...` paths only.
 
 use proc_macro::TokenStream;
-use syn::{parse_macro_input, DeriveInput};
+use syn::{parse_macro_input, DeriveInput, ItemTrait};
 
 mod attrs;
+mod interface;
+mod method;
 mod tars_enum;
 mod tars_struct;
 
@@ -50,4 +52,34 @@ pub fn derive_tars_struct(input: TokenStream) -> TokenStream {
 pub fn derive_tars_enum(input: TokenStream) -> TokenStream {
     let input = parse_macro_input!(input as DeriveInput);
     tars_enum::expand(input).unwrap_or_else(syn::Error::into_compile_error).into()
+}
+
+/// Turns a trait into a TARS interface: the trait (for servants to implement), a
+/// `<Trait>Servant` dispatcher to serve an implementation, and a `<Trait>Proxy` typed client.
+///
+/// ```ignore
+/// #[tars_interface]
+/// pub trait Hello {
+///     // int sayHello(string name, out string greeting);
+///     async fn say_hello(&self, current: &Current, name: String, greeting: &mut String)
+///         -> TarsResult<i32>;
+/// }
+/// ```
+///
+/// Methods are `async fn(&self, [&Current,] params...) -> TarsResult<R>` (`R = ()` for void).
+/// `&mut T` marks an out parameter. Tags follow tars2cpp: the return value at 0, every
+/// parameter, in or out, from 1 in declaration order. Wire names are lowerCamelCase of the
+/// Rust names, or `#[tars(name = "...")]` on a method or parameter.
+#[proc_macro_attribute]
+pub fn tars_interface(attr: TokenStream, item: TokenStream) -> TokenStream {
+    if !attr.is_empty() {
+        return syn::Error::new(
+            proc_macro2::Span::call_site(),
+            "#[tars_interface] takes no arguments",
+        )
+        .into_compile_error()
+        .into();
+    }
+    let item = parse_macro_input!(item as ItemTrait);
+    interface::expand(item).unwrap_or_else(syn::Error::into_compile_error).into()
 }

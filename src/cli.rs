@@ -1,0 +1,69 @@
+//! The few command-line helpers the examples share.
+
+/// The value of `--name VALUE` (or `--name=VALUE`) in the process arguments.
+pub fn flag(name: &str) -> Option<String> {
+    let args: Vec<String> = std::env::args().collect();
+    let long = format!("--{name}");
+    let prefix = format!("{long}=");
+    args.iter().enumerate().find_map(|(i, a)| {
+        if *a == long {
+            args.get(i + 1).cloned()
+        } else {
+            a.strip_prefix(&prefix).map(str::to_string)
+        }
+    })
+}
+
+/// Whether `--name` is present.
+pub fn switch(name: &str) -> bool {
+    let long = format!("--{name}");
+    std::env::args().any(|a| a == long)
+}
+
+/// The first argument that is neither a flag nor a flag's value.
+pub fn positional(flags_with_values: &[&str]) -> Option<String> {
+    let mut args = std::env::args().skip(1);
+    while let Some(a) = args.next() {
+        if let Some(name) = a.strip_prefix("--") {
+            if flags_with_values.contains(&name) {
+                args.next();
+            }
+            continue;
+        }
+        return Some(a);
+    }
+    None
+}
+
+/// Parses a numeric flag, exiting with a message when it is malformed.
+pub fn number_flag<T: std::str::FromStr>(name: &str, default: T) -> T {
+    match flag(name) {
+        None => default,
+        Some(v) => v.parse().unwrap_or_else(|_| {
+            eprintln!("--{name}: `{v}` is not a valid number");
+            std::process::exit(2)
+        }),
+    }
+}
+
+/// Logs to stderr through `tracing`, filtered by `RUST_LOG` (default `warn`).
+pub fn init_logging() {
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn"));
+    let _ = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).try_init();
+}
+
+/// Resolves on SIGINT or SIGTERM.
+pub async fn shutdown_signal() {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{signal, SignalKind};
+        let mut term = signal(SignalKind::terminate()).expect("SIGTERM handler");
+        tokio::select! {
+            _ = tokio::signal::ctrl_c() => {}
+            _ = term.recv() => {}
+        }
+    }
+    #[cfg(not(unix))]
+    let _ = tokio::signal::ctrl_c().await;
+}

@@ -1,0 +1,3 @@
+//! Demo interfaces shared by the examples and tests, each the Rust spelling of a TARS IDL.
+
+pub mod hello;
