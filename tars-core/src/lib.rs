@@ -26,7 +26,7 @@ pub use client::{Communicator, Proxy, ServantProxy};
 pub use endpoint::Endpoint;
 pub use error::{TarsError, TarsResult};
 pub use server::{Current, CurrentRegistry, Server};
-pub use tars_macros::{tars_interface, TarsEnum, TarsStruct};
+pub use tars_macros::{tars_interface, tars_push, TarsEnum, TarsStruct};
 
 /// Re-exports for generated code; not a public API.
 #[doc(hidden)]
@@ -35,6 +35,7 @@ pub mod __private {
     use crate::protocol::{SERVER_DECODE_ERR, SERVER_NO_FUNC_ERR};
     use crate::TarsError;
     pub use bytes::Bytes;
+    pub use tracing;
 
     /// A parameter a servant could not decode: -1 with a description.
     pub fn param_error(func: &str, param: &str, tag: u8, e: DecodeError) -> TarsError {
@@ -57,5 +58,5 @@ pub mod __private {
 pub mod prelude {
     pub use crate::client::{Communicator, Proxy, ServantProxy};
     pub use crate::server::{Current, CurrentRegistry, Server};
-    pub use crate::{tars_interface, TarsEnum, TarsError, TarsResult, TarsStruct};
+    pub use crate::{tars_interface, tars_push, Endpoint, TarsEnum, TarsError, TarsResult, TarsStruct};
 }

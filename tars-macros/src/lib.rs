@@ -11,6 +11,7 @@ use syn::{parse_macro_input, DeriveInput, ItemTrait};
 mod attrs;
 mod interface;
 mod method;
+mod push;
 mod tars_enum;
 mod tars_struct;
 
@@ -82,4 +83,30 @@ pub fn tars_interface(attr: TokenStream, item: TokenStream) -> TokenStream {
     }
     let item = parse_macro_input!(item as ItemTrait);
     interface::expand(item).unwrap_or_else(syn::Error::into_compile_error).into()
+}
+
+/// Turns a push interface into its server-side sender and client-side callbacks.
+///
+/// ```ignore
+/// // interface Push { int pushMsg(out string sRsp); };
+/// #[tars_push]
+/// pub trait Push {
+///     async fn push_msg(&self, s_rsp: &mut String) -> TarsResult<i32>;
+/// }
+/// // Server: PushSender::push_msg(&current, 0, "hello")  (TarsCpp async_response_push_pushMsg)
+/// // Client: impl PushPrxCallback for MyCallbacks { fn callback_push_msg(&self, ret: i32, s_rsp: String) {..} }
+/// //         proxy.servant_proxy().set_push_callback(PushPrxDispatcher::new(MyCallbacks));
+/// ```
+///
+/// Methods have out parameters only; tags are as in `#[tars_interface]` (return value 0, out
+/// parameters from 1). The trait itself is consumed: only the generated items remain.
+#[proc_macro_attribute]
+pub fn tars_push(attr: TokenStream, item: TokenStream) -> TokenStream {
+    if !attr.is_empty() {
+        return syn::Error::new(proc_macro2::Span::call_site(), "#[tars_push] takes no arguments")
+            .into_compile_error()
+            .into();
+    }
+    let item = parse_macro_input!(item as ItemTrait);
+    push::expand(item).unwrap_or_else(syn::Error::into_compile_error).into()
 }

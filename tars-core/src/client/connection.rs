@@ -66,6 +66,11 @@ impl ClientConnection {
         self.closed.cancel();
     }
 
+    /// Cancelled when the connection closes.
+    pub(crate) fn closed_token(&self) -> CancellationToken {
+        self.closed.clone()
+    }
+
     /// The next request id of this connection: 1, 2, ... skipping 0 on wrap.
     pub(crate) fn next_request_id(&self) -> i32 {
         loop {

@@ -15,10 +15,12 @@ mod codec;
 mod connection;
 mod proxy;
 mod push;
+mod subscription;
 
 pub use codec::{ResponseDecoder, TarsResponseDecoder};
 pub use proxy::{Proxy, RequestEncoder, ServantProxy};
 pub use push::PushCallback;
+pub use subscription::{PushSubscription, SubscribeOptions};
 
 use crate::endpoint::ProxyTarget;
 use crate::error::TarsResult;

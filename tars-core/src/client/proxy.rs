@@ -407,6 +407,19 @@ impl ServantProxy {
         self.object.slots.get(index).is_some_and(|s| s.live().is_some())
     }
 
+    /// A token cancelled when the current connection to endpoint `index` closes; `None` if
+    /// there is no open connection.
+    pub(crate) fn connection_closed_token(&self, index: usize) -> Option<tokio_util::sync::CancellationToken> {
+        self.object.slots.get(index)?.live().map(|c| c.closed_token())
+    }
+
+    /// Closes the current connection to endpoint `index`, if any (its calls fail at once).
+    pub fn disconnect(&self, index: usize) {
+        if let Some(conn) = self.object.slots.get(index).and_then(|s| s.live()) {
+            conn.close();
+        }
+    }
+
     /// Opens the connection to the endpoint at `index` if needed (within the call timeout).
     pub async fn connect(&self, index: usize) -> TarsResult<()> {
         let deadline = Instant::now() + self.timeout();
