@@ -2,3 +2,4 @@
 
 pub mod hello;
 pub mod push_callback;
+pub mod raw_push;

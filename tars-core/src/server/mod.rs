@@ -15,10 +15,12 @@
 
 mod connection;
 mod current;
+mod raw;
 mod registry;
 mod servant;
 
 pub use current::{push_frame, CloseReason, Current};
+pub use raw::{PacketParser, Parsed, RawServant};
 pub use registry::{BroadcastReport, CurrentRegistry};
 pub use servant::{BoxFuture, Servant};
 
@@ -70,9 +72,13 @@ impl Default for ServerConfig {
     }
 }
 
+/// Starts the accept loop of a raw adapter once its listener is bound.
+type RawStarter = Box<dyn FnOnce(TcpListener, Arc<str>, Arc<Shared>, Option<Duration>) + Send>;
+
 /// How an adapter's connections are served.
-pub(crate) enum AdapterKind {
+enum AdapterKind {
     Tars(Arc<dyn Servant>),
+    Raw(RawStarter),
 }
 
 struct AdapterSpec {
@@ -110,8 +116,26 @@ impl ServerBuilder {
         self
     }
 
-    pub(crate) fn adapter(mut self, name: String, endpoint: String, kind: AdapterKind) -> Self {
-        self.adapters.push(AdapterSpec { name, endpoint, kind });
+    /// Serves a third-party protocol on `endpoint`: `parser` splits each connection's input
+    /// into packets and `servant` handles them (TarsCpp: a non-`tars` adapter with
+    /// `addServantProtocol`). `name` identifies the adapter ([`Server::endpoint`]).
+    pub fn raw_servant<P: PacketParser, S: RawServant>(
+        mut self,
+        name: impl Into<String>,
+        endpoint: impl Into<String>,
+        parser: P,
+        servant: S,
+    ) -> Self {
+        let adapter = Arc::new(raw::RawAdapter { parser, servant: Arc::new(servant) });
+        let start: RawStarter = Box::new(move |listener, name, shared, idle| {
+            let tracker = shared.tracker.clone();
+            tracker.spawn(accept_loop(listener, name, adapter, shared, idle));
+        });
+        self.adapters.push(AdapterSpec {
+            name: name.into(),
+            endpoint: endpoint.into(),
+            kind: AdapterKind::Raw(start),
+        });
         self
     }
 
@@ -164,6 +188,7 @@ impl ServerBuilder {
                     });
                     tracker.spawn(accept_loop(listener, name, adapter, shared.clone(), idle));
                 }
+                AdapterKind::Raw(start) => start(listener, name, shared.clone(), idle),
             }
         }
         Ok(Server { endpoints: bound, shared })
