@@ -43,12 +43,16 @@ pub(crate) async fn run_connection<P: ConnectionProtocol>(
     outbound: mpsc::Receiver<Bytes>,
     protocol: Arc<P>,
     shutdown: CancellationToken,
+    force_close: CancellationToken,
     idle_timeout: Option<Duration>,
 ) {
     let span = tracing::debug_span!("conn", uid = conn.uid, peer = %conn.peer);
     async move {
         debug!("accepted");
-        let reason = drive(stream, &conn, outbound, &*protocol, shutdown, idle_timeout).await;
+        let reason = tokio::select! {
+            reason = drive(stream, &conn, outbound, &*protocol, shutdown, idle_timeout) => reason,
+            _ = force_close.cancelled() => CloseReason::Shutdown,
+        };
         debug!(%reason, "closed");
         conn.finish(reason);
         protocol.on_close(&Current { conn: conn.clone(), request: None });

@@ -155,6 +155,7 @@ impl ServerBuilder {
             connections: Arc::new(Semaphore::new(config.max_connections)),
             config: config.clone(),
             shutdown: shutdown.clone(),
+            force_close: CancellationToken::new(),
             tracker: tracker.clone(),
         });
         let mut bound = Vec::new();
@@ -200,6 +201,8 @@ struct Shared {
     in_flight: Arc<Semaphore>,
     connections: Arc<Semaphore>,
     shutdown: CancellationToken,
+    /// Cancelled when a graceful shutdown ran out of time: connections close at once.
+    force_close: CancellationToken,
     tracker: TaskTracker,
 }
 
@@ -242,10 +245,10 @@ async fn accept_loop<P: ConnectionProtocol>(
             tx,
             shared.config.max_in_flight_per_connection,
         ));
-        let shutdown = shared.shutdown.clone();
+        let (shutdown, force_close) = (shared.shutdown.clone(), shared.force_close.clone());
         let protocol = protocol.clone();
         shared.tracker.spawn(async move {
-            run_connection(stream, conn, rx, protocol, shutdown, idle).await;
+            run_connection(stream, conn, rx, protocol, shutdown, force_close, idle).await;
             drop(permit);
         });
     }
@@ -284,7 +287,9 @@ impl Server {
             .await
             .is_err()
         {
-            warn!("shutdown timed out with connections still open");
+            warn!("graceful shutdown timed out; closing the remaining connections");
+            shared.force_close.cancel();
+            shared.tracker.wait().await;
         }
     }
 
