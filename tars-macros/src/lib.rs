@@ -40,7 +40,9 @@ mod tars_struct;
 #[proc_macro_derive(TarsStruct, attributes(tars))]
 pub fn derive_tars_struct(input: TokenStream) -> TokenStream {
     let input = parse_macro_input!(input as DeriveInput);
-    tars_struct::expand(input).unwrap_or_else(syn::Error::into_compile_error).into()
+    tars_struct::expand(input)
+        .unwrap_or_else(syn::Error::into_compile_error)
+        .into()
 }
 
 /// Derives `TarsEncode`, `TarsDecode` and `Default` (the first variant, as in TarsCpp) for a
@@ -52,7 +54,9 @@ pub fn derive_tars_struct(input: TokenStream) -> TokenStream {
 #[proc_macro_derive(TarsEnum, attributes(tars))]
 pub fn derive_tars_enum(input: TokenStream) -> TokenStream {
     let input = parse_macro_input!(input as DeriveInput);
-    tars_enum::expand(input).unwrap_or_else(syn::Error::into_compile_error).into()
+    tars_enum::expand(input)
+        .unwrap_or_else(syn::Error::into_compile_error)
+        .into()
 }
 
 /// Turns a trait into a TARS interface: the trait (for servants to implement), a
@@ -82,7 +86,9 @@ pub fn tars_interface(attr: TokenStream, item: TokenStream) -> TokenStream {
         .into();
     }
     let item = parse_macro_input!(item as ItemTrait);
-    interface::expand(item).unwrap_or_else(syn::Error::into_compile_error).into()
+    interface::expand(item)
+        .unwrap_or_else(syn::Error::into_compile_error)
+        .into()
 }
 
 /// Turns a push interface into its server-side sender and client-side callbacks.
@@ -103,10 +109,15 @@ pub fn tars_interface(attr: TokenStream, item: TokenStream) -> TokenStream {
 #[proc_macro_attribute]
 pub fn tars_push(attr: TokenStream, item: TokenStream) -> TokenStream {
     if !attr.is_empty() {
-        return syn::Error::new(proc_macro2::Span::call_site(), "#[tars_push] takes no arguments")
-            .into_compile_error()
-            .into();
+        return syn::Error::new(
+            proc_macro2::Span::call_site(),
+            "#[tars_push] takes no arguments",
+        )
+        .into_compile_error()
+        .into();
     }
     let item = parse_macro_input!(item as ItemTrait);
-    push::expand(item).unwrap_or_else(syn::Error::into_compile_error).into()
+    push::expand(item)
+        .unwrap_or_else(syn::Error::into_compile_error)
+        .into()
 }

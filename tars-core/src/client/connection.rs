@@ -39,9 +39,12 @@ impl ClientConnection {
         push: Option<Arc<dyn PushCallback>>,
         queue_frames: usize,
     ) -> TarsResult<Arc<Self>> {
-        let stream = TcpStream::connect(endpoint.socket_addr_string()).await.map_err(|e| {
-            TarsError::Connect { endpoint: endpoint.to_string(), reason: e.to_string() }
-        })?;
+        let stream = TcpStream::connect(endpoint.socket_addr_string())
+            .await
+            .map_err(|e| TarsError::Connect {
+                endpoint: endpoint.to_string(),
+                reason: e.to_string(),
+            })?;
         let _ = stream.set_nodelay(true);
         let (tx, rx) = mpsc::channel(queue_frames);
         let conn = Arc::new(ClientConnection {
@@ -98,7 +101,9 @@ impl ClientConnection {
             return Err(self.closed_error());
         }
         if pending.contains_key(&request_id) {
-            return Err(TarsError::Invalid(format!("request id {request_id} is already in flight")));
+            return Err(TarsError::Invalid(format!(
+                "request id {request_id} is already in flight"
+            )));
         }
         pending.insert(request_id, tx);
         Ok(rx)
@@ -139,7 +144,10 @@ impl ClientConnection {
             Some(waiter) => {
                 let _ = waiter.send(Ok(response));
             }
-            None => debug!(id = response.request_id, "response to no pending call dropped"),
+            None => debug!(
+                id = response.request_id,
+                "response to no pending call dropped"
+            ),
         }
     }
 

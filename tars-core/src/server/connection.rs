@@ -55,7 +55,10 @@ pub(crate) async fn run_connection<P: ConnectionProtocol>(
         };
         debug!(%reason, "closed");
         conn.finish(reason);
-        protocol.on_close(&Current { conn: conn.clone(), request: None });
+        protocol.on_close(&Current {
+            conn: conn.clone(),
+            request: None,
+        });
     }
     .instrument(span)
     .await

@@ -126,7 +126,10 @@ impl ServerBuilder {
         parser: P,
         servant: S,
     ) -> Self {
-        let adapter = Arc::new(raw::RawAdapter { parser, servant: Arc::new(servant) });
+        let adapter = Arc::new(raw::RawAdapter {
+            parser,
+            servant: Arc::new(servant),
+        });
         let start: RawStarter = Box::new(move |listener, name, shared, idle| {
             let tracker = shared.tracker.clone();
             tracker.spawn(accept_loop(listener, name, adapter, shared, idle));
@@ -177,7 +180,8 @@ impl ServerBuilder {
             listeners.push((spec, endpoint, listener));
         }
         for (spec, endpoint, listener) in listeners {
-            let idle = (endpoint.timeout_ms > 0).then(|| Duration::from_millis(endpoint.timeout_ms));
+            let idle =
+                (endpoint.timeout_ms > 0).then(|| Duration::from_millis(endpoint.timeout_ms));
             let name: Arc<str> = spec.name.into();
             match spec.kind {
                 AdapterKind::Tars(servant) => {
@@ -192,7 +196,10 @@ impl ServerBuilder {
                 AdapterKind::Raw(start) => start(listener, name, shared.clone(), idle),
             }
         }
-        Ok(Server { endpoints: bound, shared })
+        Ok(Server {
+            endpoints: bound,
+            shared,
+        })
     }
 }
 
@@ -263,12 +270,18 @@ pub struct Server {
 impl Server {
     /// Starts building a server.
     pub fn builder() -> ServerBuilder {
-        ServerBuilder { config: ServerConfig::default(), adapters: Vec::new() }
+        ServerBuilder {
+            config: ServerConfig::default(),
+            adapters: Vec::new(),
+        }
     }
 
     /// The bound endpoint of the adapter `name`, with the real port.
     pub fn endpoint(&self, name: &str) -> Option<&Endpoint> {
-        self.endpoints.iter().find(|(n, _)| n == name).map(|(_, e)| e)
+        self.endpoints
+            .iter()
+            .find(|(n, _)| n == name)
+            .map(|(_, e)| e)
     }
 
     /// Every adapter's name and bound endpoint.

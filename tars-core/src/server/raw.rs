@@ -91,19 +91,30 @@ impl<P: PacketParser, S: RawServant> ConnectionProtocol for RawAdapter<P, S> {
             return;
         };
         let servant = self.servant.clone();
-        let current = Current { conn: conn.clone(), request: None };
+        let current = Current {
+            conn: conn.clone(),
+            request: None,
+        };
         tokio::spawn(async move {
             let _permit = permit;
-            let handled = AssertUnwindSafe(servant.do_request(&current, packet)).catch_unwind().await;
+            let handled = AssertUnwindSafe(servant.do_request(&current, packet))
+                .catch_unwind()
+                .await;
             match handled {
                 Ok(Some(response)) => {
                     if current.conn.send_response(response).await.is_err() {
-                        debug!(uid = current.uid(), "connection closed before the response was sent");
+                        debug!(
+                            uid = current.uid(),
+                            "connection closed before the response was sent"
+                        );
                     }
                 }
                 Ok(None) => {}
                 Err(_) => {
-                    warn!(uid = current.uid(), "raw servant panicked, closing the connection");
+                    warn!(
+                        uid = current.uid(),
+                        "raw servant panicked, closing the connection"
+                    );
                     current.close();
                 }
             }

@@ -80,7 +80,10 @@ impl ConnectionProtocol for TarsAdapter {
             status: request.status,
             response_context: Mutex::new(BTreeMap::new()),
         });
-        let current = Current { conn: conn.clone(), request: Some(info) };
+        let current = Current {
+            conn: conn.clone(),
+            request: Some(info),
+        };
 
         let immediate = |code: i32, desc: String| {
             let frame = encode_reply(&current, code, Bytes::new(), desc);
@@ -91,13 +94,22 @@ impl ConnectionProtocol for TarsAdapter {
         if request.servant_name != *self.servant_name {
             return immediate(
                 protocol::SERVER_NO_SERVANT_ERR,
-                format!("no servant `{}` here (this adapter serves `{}`)", request.servant_name, self.servant_name),
+                format!(
+                    "no servant `{}` here (this adapter serves `{}`)",
+                    request.servant_name, self.servant_name
+                ),
             );
         }
-        if !matches!(current.version(), protocol::TARS_VERSION | protocol::TUP_VERSION) {
+        if !matches!(
+            current.version(),
+            protocol::TARS_VERSION | protocol::TUP_VERSION
+        ) {
             return immediate(
                 protocol::SERVER_DECODE_ERR,
-                format!("protocol version {} is not supported (only 1 TARS and 3 TUP)", current.version()),
+                format!(
+                    "protocol version {} is not supported (only 1 TARS and 3 TUP)",
+                    current.version()
+                ),
             );
         }
         if current.func_name() == protocol::TARS_PING {
@@ -119,17 +131,33 @@ impl ConnectionProtocol for TarsAdapter {
             let _permits = permits;
             let timeout = current.timeout_ms();
             if timeout > 0 && received.elapsed() > Duration::from_millis(timeout as u64) {
-                return answer(&current, Err(TarsError::ret(protocol::SERVER_QUEUE_TIMEOUT, "request waited past its timeout"))).await;
+                return answer(
+                    &current,
+                    Err(TarsError::ret(
+                        protocol::SERVER_QUEUE_TIMEOUT,
+                        "request waited past its timeout",
+                    )),
+                )
+                .await;
             }
             let result = match ParamsReader::new(current.version(), buffer) {
                 Ok(params) => {
                     let call = servant.dispatch(&current, current.func_name(), params);
-                    AssertUnwindSafe(call).catch_unwind().await.unwrap_or_else(|_| {
-                        warn!(func = current.func_name(), "servant panicked");
-                        Err(TarsError::ret(protocol::SERVER_UNKNOWN_ERR, "servant panicked"))
-                    })
+                    AssertUnwindSafe(call)
+                        .catch_unwind()
+                        .await
+                        .unwrap_or_else(|_| {
+                            warn!(func = current.func_name(), "servant panicked");
+                            Err(TarsError::ret(
+                                protocol::SERVER_UNKNOWN_ERR,
+                                "servant panicked",
+                            ))
+                        })
                 }
-                Err(e) => Err(TarsError::ret(protocol::SERVER_DECODE_ERR, format!("bad sBuffer: {e}"))),
+                Err(e) => Err(TarsError::ret(
+                    protocol::SERVER_DECODE_ERR,
+                    format!("bad sBuffer: {e}"),
+                )),
             };
             answer(&current, result).await;
         });
@@ -158,7 +186,10 @@ async fn answer(current: &Current, result: TarsResult<ParamsWriter>) {
     };
     if let Some(frame) = encode_reply(current, code, buffer, desc) {
         if current.conn.send_response(frame).await.is_err() {
-            debug!(uid = current.uid(), "connection closed before the response was sent");
+            debug!(
+                uid = current.uid(),
+                "connection closed before the response was sent"
+            );
         }
     }
 }
@@ -173,7 +204,11 @@ fn encode_reply(current: &Current, code: i32, buffer: Bytes, desc: String) -> Op
     let request = current.request.as_ref()?;
     if request.version == protocol::TUP_VERSION {
         // A TUP client expects a map in sBuffer even for errors.
-        let buffer = if buffer.is_empty() { ParamsWriter::new(protocol::TUP_VERSION).finish() } else { buffer };
+        let buffer = if buffer.is_empty() {
+            ParamsWriter::new(protocol::TUP_VERSION).finish()
+        } else {
+            buffer
+        };
         let mut status = BTreeMap::new();
         if code != 0 {
             status.insert(protocol::STATUS_RESULT_CODE.to_string(), code.to_string());
