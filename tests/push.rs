@@ -247,17 +247,13 @@ async fn slow_consumer_is_closed_without_delaying_others() {
     let (_good_proxy, good) = registered_client(port).await;
     eventually("both registered", || servant.inner.registry.len() == 2).await;
 
-    // 256 KiB pushes fill the stalled client's socket buffers, then its queue.
+    // 256 KiB pushes fill the stalled client's socket buffers, then its queue. Each push
+    // waits until the good client has read the previous one, so only the stalled one lags.
     let big = "x".repeat(256 * 1024);
     const PUSHES: usize = 200;
     for i in 0..PUSHES {
-        servant
-            .inner
-            .registry
-            .broadcast(&PushSender::push_msg_frame(0, &big));
-        if i % 8 == 0 {
-            tokio::time::sleep(Duration::from_millis(5)).await;
-        }
+        servant.inner.registry.broadcast(&PushSender::push_msg_frame(0, &big));
+        eventually("the good client keeps up", || good.pushes.load(Ordering::SeqCst) == i + 1).await;
     }
     eventually("the well-behaved client got every push", || {
         good.pushes.load(Ordering::SeqCst) == PUSHES
