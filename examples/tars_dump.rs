@@ -52,20 +52,34 @@ const RESPONSE_FIELDS: [&str; 9] = [
     "context",
 ];
 
-/// Why the input could not be dumped, and where (a byte offset of the decoded input, or of
-/// the hex text for hex errors).
+/// Why the input could not be dumped, and where: a byte offset in the decoded input, or in
+/// the hex text for hex errors.
 struct Failure {
     offset: usize,
     message: String,
+    in_hex_text: bool,
 }
 
 impl Failure {
     /// A decode error in a buffer that starts at `base` in the input.
     fn decode(e: &DecodeError, base: usize, context: &str) -> Self {
         let tag = e.tag().map(|t| format!("tag {t}: ")).unwrap_or_default();
+        Failure::at(base + e.offset(), format!("{context}{tag}{}", e.kind()))
+    }
+
+    fn at(offset: usize, message: impl Into<String>) -> Self {
         Failure {
-            offset: base + e.offset(),
-            message: format!("{context}{tag}{}", e.kind()),
+            offset,
+            message: message.into(),
+            in_hex_text: false,
+        }
+    }
+
+    fn in_hex(offset: usize, message: impl Into<String>) -> Self {
+        Failure {
+            offset,
+            message: message.into(),
+            in_hex_text: true,
         }
     }
 }
@@ -90,12 +104,13 @@ fn main() -> ExitCode {
     let text = match hex {
         Some(text) => text,
         None => {
-            let mut text = String::new();
-            if let Err(e) = std::io::stdin().read_to_string(&mut text) {
+            let mut raw = Vec::new();
+            if let Err(e) = std::io::stdin().read_to_end(&mut raw) {
                 eprintln!("tars_dump: cannot read stdin: {e}");
                 return ExitCode::FAILURE;
             }
-            text
+            // Offsets stay right up to the first non-UTF-8 byte, which is not hex anyway.
+            String::from_utf8_lossy(&raw).into_owned()
         }
     };
     let result = parse_hex(&text).and_then(|input| {
@@ -116,7 +131,12 @@ fn main() -> ExitCode {
             ExitCode::SUCCESS
         }
         Err(f) => {
-            eprintln!("tars_dump: {} at offset {}", f.message, f.offset);
+            let of = if f.in_hex_text {
+                " of the hex text"
+            } else {
+                ""
+            };
+            eprintln!("tars_dump: {} at offset {}{of}", f.message, f.offset);
             ExitCode::FAILURE
         }
     }
@@ -131,10 +151,7 @@ fn parse_hex(text: &str) -> Result<Vec<u8>, Failure> {
             continue;
         }
         let Some(digit) = c.to_digit(16) else {
-            return Err(Failure {
-                offset,
-                message: format!("invalid hex digit {c:?}"),
-            });
+            return Err(Failure::in_hex(offset, format!("invalid hex digit {c:?}")));
         };
         match high.take() {
             None => high = Some((offset, digit as u8)),
@@ -142,10 +159,10 @@ fn parse_hex(text: &str) -> Result<Vec<u8>, Failure> {
         }
     }
     match high {
-        Some((offset, _)) => Err(Failure {
+        Some((offset, _)) => Err(Failure::in_hex(
             offset,
-            message: "odd number of hex digits: unpaired digit".into(),
-        }),
+            "odd number of hex digits: unpaired digit",
+        )),
         None => Ok(out),
     }
 }
@@ -260,20 +277,15 @@ fn plain_json(f: &TarsField) -> Value {
 
 fn dump_frame(input: &Bytes) -> Result<String, Failure> {
     let Some(prefix) = input.get(..4) else {
-        return Err(Failure {
-            offset: 0,
-            message: "frame shorter than its 4-byte length".into(),
-        });
+        return Err(Failure::at(0, "frame shorter than its 4-byte length"));
     };
     let len = u32::from_be_bytes(prefix.try_into().expect("4 bytes")) as usize;
     if len != input.len() {
-        return Err(Failure {
-            offset: 0,
-            message: format!(
-                "frame length {len} does not match the {} bytes given",
-                input.len()
-            ),
-        });
+        let given = input.len();
+        return Err(Failure::at(
+            0,
+            format!("frame length {len} does not match the {given} bytes given"),
+        ));
     }
     let fields = decode(input, &input.slice(4..), "")?;
     let field = |tag: u8| fields.iter().find(|f| f.tag == tag).map(|f| &f.value);
@@ -283,10 +295,7 @@ fn dump_frame(input: &Bytes) -> Result<String, Failure> {
         _ => {
             let message =
                 "neither a RequestPacket (tag 5 a string) nor a ResponsePacket (tag 5 an int)";
-            return Err(Failure {
-                offset: 4,
-                message: message.into(),
-            });
+            return Err(Failure::at(4, message));
         }
     };
     let version = match field(1) {
@@ -311,10 +320,8 @@ fn dump_frame(input: &Bytes) -> Result<String, Failure> {
 /// The decoded sBuffer of a packet of version `version`.
 fn params_json(input: &Bytes, buf: &Bytes, version: i64) -> Result<Value, Failure> {
     if version == 5 {
-        return serde_json::from_slice(buf).map_err(|e| Failure {
-            offset: offset_in(input, buf),
-            message: format!("sBuffer is not JSON: {e}"),
-        });
+        return serde_json::from_slice(buf)
+            .map_err(|e| Failure::at(offset_in(input, buf), format!("sBuffer is not JSON: {e}")));
     }
     let fields = decode(input, buf, "sBuffer: ")?;
     if version == 3 {

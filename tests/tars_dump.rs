@@ -4,12 +4,13 @@
 use serde_json::{json, Value};
 use std::collections::BTreeMap;
 use std::io::Write;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
 use tars_core::TarsWriter;
 
-/// `target/<profile>/examples/tars_dump`: cargo builds examples before integration tests, and
-/// this test runs from `target/<profile>/deps`.
+/// `target/<profile>/examples/tars_dump`: this test runs from `target/<profile>/deps`, and a
+/// plain `cargo test` builds the examples first. (`cargo test --test tars_dump` alone does
+/// not: run `cargo build --example tars_dump` first.)
 fn tars_dump_path() -> PathBuf {
     let exe = std::env::current_exe().expect("current_exe");
     let profile_dir = exe
@@ -19,12 +20,22 @@ fn tars_dump_path() -> PathBuf {
     let path = profile_dir
         .join("examples")
         .join(format!("tars_dump{}", std::env::consts::EXE_SUFFIX));
-    assert!(
-        path.exists(),
-        "{} not built; run through `cargo test`",
-        path.display()
-    );
-    path
+    let built = std::fs::metadata(&path).and_then(|m| m.modified());
+    let source = Path::new(env!("CARGO_MANIFEST_DIR")).join("examples/tars_dump.rs");
+    let edited = std::fs::metadata(source).and_then(|m| m.modified());
+    match (built, edited) {
+        (Err(_), _) => panic!(
+            "{} is not built: run `cargo test` (or `cargo build --example tars_dump` first)",
+            path.display()
+        ),
+        (Ok(built), Ok(edited)) if built < edited => {
+            panic!(
+                "{} is older than its source: run `cargo test` (or `cargo build --example tars_dump` first)",
+                path.display()
+            )
+        }
+        _ => path,
+    }
 }
 
 /// Runs tars_dump with `args`, feeding `stdin` when given.
