@@ -253,6 +253,13 @@ function parseType(t) {
                  fromTars: function (mv) {
                      var out = [];
                      mv.forEach(function (key, val) { out.push([k.fromTars(key), v.fromTars(val)]); }, k.flag);
+                     // A map's order carries no meaning: give it in ascending key order (numbers
+                     // numerically, anything else by its JSON text) so comparisons are order-free.
+                     out.sort(function (a, b) {
+                         if (typeof a[0] === "number" && typeof b[0] === "number") return a[0] - b[0];
+                         var x = JSON.stringify(a[0]), y = JSON.stringify(b[0]);
+                         return x < y ? -1 : x > y ? 1 : 0;
+                     });
                      return out;
                  } };
     }
