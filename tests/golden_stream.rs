@@ -14,6 +14,8 @@ use bytes::Bytes;
 use serde_json::{json, Value};
 use std::collections::BTreeMap;
 use std::fmt::Debug;
+use std::io::Write;
+use std::process::Stdio;
 use tars_core::codec::{from_bytes, to_bytes};
 use tars_core::{TarsDecode, TarsEncode, TarsEnum, TarsStruct};
 
@@ -290,6 +292,38 @@ fn sorted_entries(v: &Value) -> Value {
     Value::Array(entries)
 }
 
+/// Runs `tests/node/codec_peer.js` (installing its npm packages first if needed) on one batch
+/// of requests and returns its answers.
+fn codec_peer(requests: &Value) -> Vec<Value> {
+    let mut child = common::node("codec_peer.js", &[])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap_or_else(|e| {
+            panic!("cannot start node: the Tars.js golden tests need Node.js (>= 18) on PATH: {e}")
+        });
+    let mut stdin = child.stdin.take().expect("node stdin");
+    let input = requests.to_string();
+    // Write from another thread so that a large answer cannot deadlock against the input.
+    let writer = std::thread::spawn(move || stdin.write_all(input.as_bytes()));
+    let out = child.wait_with_output().expect("codec_peer output");
+    writer
+        .join()
+        .expect("stdin writer")
+        .expect("write codec_peer stdin");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        out.status.success(),
+        "codec_peer.js failed ({}): {stderr}",
+        out.status
+    );
+    match serde_json::from_slice(&out.stdout) {
+        Ok(Value::Array(answers)) => answers,
+        other => panic!("codec_peer.js did not answer a JSON array ({other:?}); stderr: {stderr}"),
+    }
+}
+
 /// Sends every case to codec_peer.js in one batch (an encode and a decode each) and checks the
 /// three directions; panics with every mismatch found.
 fn check(cases: Vec<Case>) {
@@ -298,8 +332,7 @@ fn check(cases: Vec<Case>) {
         requests.push(json!({"op": "encode", "type": c.ty, "tag": c.tag, "value": c.json}));
         requests.push(json!({"op": "decode", "type": c.ty, "tag": c.tag, "hex": hex(&c.ours)}));
     }
-    let results = common::run_node_json("codec_peer.js", &Value::Array(requests));
-    let results = results.as_array().expect("codec_peer answers a JSON array");
+    let results = codec_peer(&Value::Array(requests));
     assert_eq!(
         results.len(),
         2 * cases.len(),

@@ -1,155 +1,179 @@
-//! Helpers shared by the interop tests: the Node.js peers in `tests/node`, backed by the real
-//! npm packages (@tars/stream, @tars/rpc), which the tests install themselves.
-//!
-//! Node.js and npm are required: without them the interop tests fail (they never skip).
-
-// Each test binary uses only some of these helpers.
+//! Helpers shared by the integration tests: the built example binaries, child processes that
+//! print `listening tcp -h H -p PORT`, and the Tars.js peer from npm.
 #![allow(dead_code)]
 
-use serde_json::Value;
-use std::io::Write;
+use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
-use std::sync::Mutex;
-use std::time::{Duration, Instant, SystemTime};
+use std::process::{Child, Command, Stdio};
+use std::sync::{Mutex, OnceLock};
+use std::time::{Duration, Instant};
 
-/// `tests/node`, with its npm dependencies installed (`npm ci`, or `npm install` if that
-/// fails). Safe to call from parallel tests and processes: one installs, the others wait.
-/// Panics with a clear message if node or npm is missing or the install fails.
-pub fn node_peer_dir() -> PathBuf {
-    static INSTALLED: Mutex<bool> = Mutex::new(false);
-    let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-        .join("tests")
-        .join("node");
-    // A test that panicked while installing poisons the mutex; the next one simply retries.
-    let mut installed = INSTALLED.lock().unwrap_or_else(|e| e.into_inner());
-    if !*installed {
-        require_tool("node");
-        if !is_installed(&dir) {
-            require_tool("npm");
-            let _lock = DirLock::acquire(&dir);
-            if !is_installed(&dir) {
-                npm_install(&dir);
-            }
-        }
-        *installed = true;
-    }
-    dir
-}
-
-/// Runs `node <tests/node>/<script>` with `input` as JSON on stdin and parses its stdout as
-/// JSON. Panics (with node's stderr) if node fails or prints something else.
-pub fn run_node_json(script: &str, input: &Value) -> Value {
-    let dir = node_peer_dir();
-    let mut child = Command::new("node")
-        .arg(dir.join(script))
-        .current_dir(&dir)
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap_or_else(|e| panic!("cannot start node {script}: {e}"));
-    let mut stdin = child.stdin.take().expect("node stdin");
-    let input = input.to_string();
-    // Write from another thread so that a large output cannot deadlock against the input.
-    let writer = std::thread::spawn(move || stdin.write_all(input.as_bytes()));
-    let out = child.wait_with_output().expect("node output");
-    writer
-        .join()
-        .expect("stdin writer")
-        .expect("write node stdin");
-    let stderr = String::from_utf8_lossy(&out.stderr);
+/// Path of a built example (cargo builds examples before integration tests).
+pub fn example_bin(name: &str) -> PathBuf {
+    let exe = std::env::current_exe().expect("test binary path");
+    let dir = exe.parent().and_then(Path::parent).expect("target dir");
+    let path = dir.join("examples").join(name);
     assert!(
-        out.status.success(),
-        "node {script} failed ({}): {stderr}",
-        out.status
+        path.exists(),
+        "example {name} not built at {}",
+        path.display()
     );
-    serde_json::from_slice(&out.stdout)
-        .unwrap_or_else(|e| panic!("node {script} printed invalid JSON ({e}); stderr: {stderr}"))
+    path
 }
 
-fn is_installed(dir: &Path) -> bool {
-    dir.join("node_modules/@tars/stream/package.json").is_file()
+/// A child process killed when dropped.
+pub struct ChildGuard {
+    pub child: Child,
+    /// The port it announced with `listening tcp -h H -p PORT`, if any.
+    pub port: u16,
+    pub stdout_rest: Option<std::thread::JoinHandle<Vec<String>>>,
 }
 
-fn require_tool(tool: &str) {
-    let ok = Command::new(tool)
-        .arg("--version")
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .status()
-        .is_ok_and(|s| s.success());
-    assert!(
-        ok,
-        "`{tool}` not found: the Tars.js interop tests need Node.js (>= 18) and npm on PATH \
-         (for example `apt-get install nodejs npm`); they install their npm packages themselves"
-    );
-}
-
-fn npm_install(dir: &Path) {
-    let mut errors = String::new();
-    for args in [
-        &["ci", "--no-audit", "--no-fund"][..],
-        &["install", "--no-audit", "--no-fund"],
-    ] {
-        let out = Command::new("npm")
-            .args(args)
-            .current_dir(dir)
-            .output()
-            .unwrap_or_else(|e| panic!("cannot run npm: {e}"));
-        if out.status.success() && is_installed(dir) {
-            return;
-        }
-        errors += &format!(
-            "\n`npm {}` in {} failed ({}):\n{}",
-            args.join(" "),
-            dir.display(),
-            out.status,
-            String::from_utf8_lossy(&out.stderr)
-        );
-    }
-    panic!("cannot install the npm packages of the interop tests:{errors}");
-}
-
-/// A lock between processes: a directory that only one process can create. A lock older than
-/// ten minutes is taken to be left over from a killed process and is removed.
-struct DirLock(PathBuf);
-
-impl DirLock {
-    fn acquire(dir: &Path) -> DirLock {
-        let name: String = dir
-            .to_string_lossy()
-            .chars()
-            .map(|c| if c.is_ascii_alphanumeric() { c } else { '_' })
-            .collect();
-        let path = std::env::temp_dir().join(format!("tars-rs-npm{name}.lock"));
-        let start = Instant::now();
-        loop {
-            match std::fs::create_dir(&path) {
-                Ok(()) => return DirLock(path),
-                Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {
-                    let age = std::fs::metadata(&path)
-                        .and_then(|m| m.modified())
-                        .ok()
-                        .and_then(|t| SystemTime::now().duration_since(t).ok());
-                    if age.is_some_and(|age| age > Duration::from_secs(600)) {
-                        let _ = std::fs::remove_dir(&path);
-                    }
-                    assert!(
-                        start.elapsed() < Duration::from_secs(900),
-                        "waited too long for {}",
-                        path.display()
-                    );
-                    std::thread::sleep(Duration::from_millis(200));
-                }
-                Err(e) => panic!("cannot create {}: {e}", path.display()),
-            }
-        }
-    }
-}
-
-impl Drop for DirLock {
+impl Drop for ChildGuard {
     fn drop(&mut self) {
-        let _ = std::fs::remove_dir(&self.0);
+        let _ = self.child.kill();
+        let _ = self.child.wait();
     }
+}
+
+impl ChildGuard {
+    /// Sends SIGTERM (graceful stop) and waits for the exit.
+    pub fn terminate(&mut self) -> std::process::ExitStatus {
+        let _ = Command::new("kill")
+            .arg("-TERM")
+            .arg(self.child.id().to_string())
+            .status();
+        self.child.wait().expect("wait child")
+    }
+}
+
+/// Starts `cmd`, waits (up to 60 s) for its `listening tcp -h H -p PORT` line and returns it
+/// with that port. Later stdout lines are collected in the background.
+pub fn spawn_listening(mut cmd: Command) -> ChildGuard {
+    cmd.stdout(Stdio::piped())
+        .stderr(Stdio::inherit())
+        .stdin(Stdio::null());
+    let mut child = cmd
+        .spawn()
+        .unwrap_or_else(|e| panic!("cannot start {cmd:?}: {e}"));
+    let stdout = child.stdout.take().expect("piped stdout");
+    let (tx, rx) = std::sync::mpsc::channel();
+    let rest = std::thread::spawn(move || {
+        let mut lines = BufReader::new(stdout).lines();
+        let mut port_sent = false;
+        let mut rest = Vec::new();
+        for line in lines.by_ref().map_while(Result::ok) {
+            if !port_sent {
+                if let Some(port) = line
+                    .strip_prefix("listening tcp -h ")
+                    .and_then(|l| l.rsplit(' ').next())
+                {
+                    let _ = tx.send(port.parse::<u16>().ok());
+                    port_sent = true;
+                    continue;
+                }
+            }
+            rest.push(line);
+        }
+        if !port_sent {
+            let _ = tx.send(None);
+        }
+        rest
+    });
+    let port = match rx.recv_timeout(Duration::from_secs(60)) {
+        Ok(Some(port)) => port,
+        other => {
+            let _ = child.kill();
+            panic!("{cmd:?} did not print `listening tcp -h H -p PORT` ({other:?})");
+        }
+    };
+    ChildGuard {
+        child,
+        port,
+        stdout_rest: Some(rest),
+    }
+}
+
+/// Runs `cmd` to completion within `limit`, returning (success, stdout).
+pub fn run_with_timeout(mut cmd: Command, limit: Duration) -> (bool, String) {
+    cmd.stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .stdin(Stdio::null());
+    let mut child = cmd
+        .spawn()
+        .unwrap_or_else(|e| panic!("cannot start {cmd:?}: {e}"));
+    let started = Instant::now();
+    loop {
+        if let Some(status) = child.try_wait().expect("wait") {
+            let out = child.wait_with_output().expect("output");
+            let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
+            let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
+            return (
+                status.success(),
+                format!("{stdout}\n--- stderr ---\n{stderr}"),
+            );
+        }
+        if started.elapsed() > limit {
+            let _ = child.kill();
+            let out = child.wait_with_output().expect("output");
+            return (
+                false,
+                format!(
+                    "timed out after {limit:?}\n{}",
+                    String::from_utf8_lossy(&out.stdout)
+                ),
+            );
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+/// `tests/node`, with `@tars/stream` and `@tars/rpc` installed from npm (once per test
+/// process; concurrent test processes are serialised by npm's own locking and the retry).
+/// Panics with a clear message when node or npm is missing: interop tests never skip.
+pub fn node_peer_dir() -> PathBuf {
+    static READY: OnceLock<PathBuf> = OnceLock::new();
+    static LOCK: Mutex<()> = Mutex::new(());
+    let _guard = LOCK.lock().unwrap_or_else(|e| e.into_inner());
+    READY
+        .get_or_init(|| {
+            let dir = Path::new(env!("CARGO_MANIFEST_DIR"))
+                .join("tests")
+                .join("node");
+            let installed = |d: &Path| {
+                d.join("node_modules/@tars/stream/package.json").exists()
+                    && d.join("node_modules/@tars/rpc/package.json").exists()
+            };
+            for attempt in 0..3 {
+                if installed(&dir) {
+                    break;
+                }
+                let sub = if attempt == 0 { "ci" } else { "install" };
+                let status = Command::new("npm")
+                    .args([sub, "--no-audit", "--no-fund", "--loglevel=error"])
+                    .current_dir(&dir)
+                    .status()
+                    .unwrap_or_else(|e| {
+                        panic!("npm is required for the Tars.js interop tests: {e}")
+                    });
+                if !status.success() {
+                    eprintln!("npm {sub} failed in {} (attempt {attempt})", dir.display());
+                }
+            }
+            assert!(
+                installed(&dir),
+                "could not install @tars/stream and @tars/rpc in {}",
+                dir.display()
+            );
+            dir
+        })
+        .clone()
+}
+
+/// A `node SCRIPT args...` command run in `tests/node`.
+pub fn node(script: &str, args: &[&str]) -> Command {
+    let dir = node_peer_dir();
+    let mut cmd = Command::new("node");
+    cmd.arg(dir.join(script)).args(args).current_dir(dir);
+    cmd
 }
