@@ -37,9 +37,7 @@ mod tars_struct;
 #[proc_macro_derive(TarsStruct, attributes(tars))]
 pub fn derive_tars_struct(input: TokenStream) -> TokenStream {
     let input = parse_macro_input!(input as DeriveInput);
-    tars_struct::expand(input)
-        .unwrap_or_else(syn::Error::into_compile_error)
-        .into()
+    tars_struct::expand(input).unwrap_or_else(syn::Error::into_compile_error).into()
 }
 
 /// Derives `TarsEncode`, `TarsDecode` and `Default` (the first variant, as in TarsCpp) for a
@@ -51,7 +49,5 @@ pub fn derive_tars_struct(input: TokenStream) -> TokenStream {
 #[proc_macro_derive(TarsEnum, attributes(tars))]
 pub fn derive_tars_enum(input: TokenStream) -> TokenStream {
     let input = parse_macro_input!(input as DeriveInput);
-    tars_enum::expand(input)
-        .unwrap_or_else(syn::Error::into_compile_error)
-        .into()
+    tars_enum::expand(input).unwrap_or_else(syn::Error::into_compile_error).into()
 }
