@@ -252,8 +252,14 @@ async fn slow_consumer_is_closed_without_delaying_others() {
     let big = "x".repeat(256 * 1024);
     const PUSHES: usize = 200;
     for i in 0..PUSHES {
-        servant.inner.registry.broadcast(&PushSender::push_msg_frame(0, &big));
-        eventually("the good client keeps up", || good.pushes.load(Ordering::SeqCst) == i + 1).await;
+        servant
+            .inner
+            .registry
+            .broadcast(&PushSender::push_msg_frame(0, &big));
+        eventually("the good client keeps up", || {
+            good.pushes.load(Ordering::SeqCst) == i + 1
+        })
+        .await;
     }
     eventually("the well-behaved client got every push", || {
         good.pushes.load(Ordering::SeqCst) == PUSHES
