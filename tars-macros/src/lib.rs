@@ -18,7 +18,7 @@ mod tars_struct;
 /// Derives `TarsEncode`, `TarsDecode`, `TarsStruct` and an IDL-faithful `Default` for a
 /// struct with named fields.
 ///
-/// ```ignore
+/// ```text
 /// #[derive(Debug, Clone, PartialEq, TarsStruct)]
 /// #[tars(name = "Test.Person")]
 /// pub struct Person {
@@ -62,7 +62,7 @@ pub fn derive_tars_enum(input: TokenStream) -> TokenStream {
 /// Turns a trait into a TARS interface: the trait (for servants to implement), a
 /// `<Trait>Servant` dispatcher to serve an implementation, and a `<Trait>Proxy` typed client.
 ///
-/// ```ignore
+/// ```text
 /// #[tars_interface]
 /// pub trait Hello {
 ///     // int sayHello(string name, out string greeting);
@@ -93,7 +93,7 @@ pub fn tars_interface(attr: TokenStream, item: TokenStream) -> TokenStream {
 
 /// Turns a push interface into its server-side sender and client-side callbacks.
 ///
-/// ```ignore
+/// ```text
 /// // interface Push { int pushMsg(out string sRsp); };
 /// #[tars_push]
 /// pub trait Push {
