@@ -112,6 +112,10 @@ impl ObjectProxy {
             }
             None => {
                 let start = self.next_slot.fetch_add(1, Ordering::Relaxed) % n;
+                // Fast path: the round-robin pick is connected.
+                if let Some(conn) = self.slots[start].live() {
+                    return Ok(conn);
+                }
                 let now = Instant::now();
                 let (mut ready, aside): (Vec<usize>, Vec<usize>) = (0..n)
                     .map(|k| (start + k) % n)
