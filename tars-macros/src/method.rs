@@ -34,7 +34,7 @@ impl Operation {
         let sig = &method.sig;
         if sig.asyncness.is_none() {
             return Err(syn::Error::new_spanned(
-                &sig.fn_token,
+                sig.fn_token,
                 "methods of a TARS interface must be `async fn`",
             ));
         }
