@@ -1045,7 +1045,14 @@ async fn graceful_shutdown_finishes_in_flight_calls_and_refuses_new_connections(
                 }
             }
         }
-        // The in-flight call gets its response.
+        // The client retires the connection on the server's notice: new calls do not queue
+        // behind the drain but try a new connection, which is refused.
+        wait_until("the client retires the connection", || {
+            !proxy.servant_proxy().is_connected(0)
+        })
+        .await;
+        expect_code(proxy.whoami().await, protocol::PROXY_CONNECT_ERR);
+        // The in-flight call still gets its response.
         assert_eq!(slow.await.unwrap().unwrap(), 1000);
         assert_eq!(state.finished(), 1);
         shutdown.await.unwrap();
