@@ -435,7 +435,7 @@ async fn slow_call_does_not_delay_a_fast_one_on_the_same_connection() {
         let (_, uid, ..) = proxy.whoami().await.unwrap();
         let slow = tokio::spawn({
             let proxy = proxy.clone();
-            async move { proxy.hold(2000).await }
+            async move { proxy.hold(3000).await }
         });
         wait_until("the slow call runs", || state.started() == 1).await;
         let (_, fast_uid, ..) = proxy.whoami().await.unwrap();
@@ -443,7 +443,7 @@ async fn slow_call_does_not_delay_a_fast_one_on_the_same_connection() {
         assert_eq!(state.finished(), 0, "the fast call waited for the slow one");
         assert!(!slow.is_finished());
         assert_eq!(fast_uid, uid, "both calls must share one connection");
-        assert_eq!(slow.await.unwrap().unwrap(), 2000);
+        assert_eq!(slow.await.unwrap().unwrap(), 3000);
         server.shutdown().await;
     })
     .await
@@ -967,10 +967,11 @@ async fn round_robin_across_two_servers() {
 async fn dead_endpoint_is_set_aside_and_calls_go_to_the_live_one() {
     bounded(async {
         let (server, live, state) = probe_server().await;
-        let dead = {
-            let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-            l.local_addr().unwrap().port()
-        };
+        // A port that is bound but not listening refuses connections, and no other test can
+        // take it while this socket holds it.
+        let reserved = tokio::net::TcpSocket::new_v4().unwrap();
+        reserved.bind("127.0.0.1:0".parse().unwrap()).unwrap();
+        let dead = reserved.local_addr().unwrap().port();
         let proxy: ProbeProxy = Communicator::new()
             .string_to_proxy(&target(PROBE_OBJ, &[dead, live]))
             .unwrap();
@@ -987,6 +988,7 @@ async fn dead_endpoint_is_set_aside_and_calls_go_to_the_live_one() {
             proxy.on_endpoint(0).whoami().await,
             protocol::PROXY_CONNECT_ERR,
         );
+        drop(reserved);
         server.shutdown().await;
     })
     .await
