@@ -45,7 +45,7 @@ struct EndpointSlot {
 impl EndpointSlot {
     fn live(&self) -> Option<Arc<ClientConnection>> {
         let guard = self.connection.read().unwrap_or_else(|e| e.into_inner());
-        guard.as_ref().filter(|c| !c.is_closed()).cloned()
+        guard.as_ref().filter(|c| c.is_usable()).cloned()
     }
 
     fn is_set_aside(&self, now: Instant) -> bool {
