@@ -41,6 +41,8 @@ pub struct LengthPrefix {
 
 /// Size of the length header.
 const HEADER: usize = 4;
+/// Most buffer space reserved ahead for a frame still arriving.
+const RESERVE_AHEAD: usize = 64 * 1024;
 
 impl LengthPrefix {
     /// TARS framing: length includes the header, body at least 1 byte, at most `max_frame`.
@@ -82,7 +84,9 @@ impl LengthPrefix {
         match self.frame_len(buf)? {
             Some(total) if buf.len() >= total => Ok(Some(buf.split_to(total).freeze())),
             Some(total) => {
-                buf.reserve(total - buf.len());
+                // Room for the rest of the frame, but never more than a read's worth ahead:
+                // a peer announcing a large frame must send it before it costs memory.
+                buf.reserve((total - buf.len()).min(RESERVE_AHEAD));
                 Ok(None)
             }
             None => Ok(None),
