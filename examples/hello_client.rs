@@ -5,11 +5,10 @@
 //! cargo run --release --example hello_client -- "Test.HelloServer.HelloObj@tcp -h 127.0.0.1 -p PORT" [--tup] [--only m1,m2]
 //! ```
 
-use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
 use tars_core::prelude::*;
 use tars_rs::cli;
-use tars_rs::demo::hello::{AllTypes, Color, HelloProxy, Person};
+use tars_rs::demo::hello::{sample_all_types, sample_person, AllTypes, HelloProxy, Person};
 
 /// Runs the checks and counts failures.
 struct Checks {
@@ -44,51 +43,6 @@ fn expect_eq<T: PartialEq + std::fmt::Debug>(got: TarsResult<T>, want: T) -> Res
         Ok(got) if got == want => Ok(()),
         Ok(got) => Err(format!("got {got:?}, want {want:?}")),
         Err(e) => Err(e.to_string()),
-    }
-}
-
-fn full_person() -> Person {
-    Person {
-        name: "Zoë".into(),
-        age: 42,
-        tags: vec!["a".into(), String::new(), "x".repeat(300)],
-        scores: BTreeMap::from([
-            ("max".to_string(), i64::MAX),
-            ("min".to_string(), i64::MIN),
-            ("zero".to_string(), 0),
-            ("big".to_string(), 1 << 40),
-        ]),
-    }
-}
-
-fn full_all_types() -> AllTypes {
-    AllTypes {
-        b: true,
-        i8v: -128,
-        i16v: -32768,
-        i32v: i32::MIN,
-        i64v: i64::MAX,
-        f32v: 1.5,
-        f64v: -2.25e300,
-        s: "héllo 世界".into(),
-        bin: (0..=255u8).collect(),
-        ints: vec![0, 1, -1, 127, 128, -129, 32768, i32::MAX, i32::MIN],
-        dict: BTreeMap::from([
-            ("k".to_string(), "v".to_string()),
-            (String::new(), "empty".to_string()),
-        ]),
-        people: vec![
-            full_person(),
-            Person {
-                name: "p".into(),
-                age: -1,
-                ..Person::default()
-            },
-        ],
-        u32v: u32::MAX,
-        color: Color::Blue,
-        by_id: BTreeMap::from([(-7, full_person()), (3, Person::default())]),
-        far_tag: "far".into(),
     }
 }
 
@@ -136,7 +90,7 @@ async fn run(proxy: &HelloProxy, checks: &mut Checks) {
     }
     if checks.wanted("echoStruct") {
         for (name, p) in [
-            ("full", full_person()),
+            ("full", sample_person()),
             (
                 "minimal",
                 Person {
@@ -155,7 +109,7 @@ async fn run(proxy: &HelloProxy, checks: &mut Checks) {
     }
     if checks.wanted("echoAll") {
         for (name, v) in [
-            ("full", full_all_types()),
+            ("full", sample_all_types()),
             ("defaults", AllTypes::default()),
         ] {
             let got = proxy.echo_all(&v).await;

@@ -8,7 +8,6 @@
 //! Prints `listening tcp -h HOST -p PORT` when ready; logs registrations and closes (set
 //! `RUST_LOG=info`); SIGINT/SIGTERM shut it down gracefully (clients are told to reconnect).
 
-use std::io::Write;
 use std::time::Duration;
 use tars_core::Server;
 use tars_rs::cli;
@@ -21,20 +20,12 @@ async fn main() {
         cli::flag("endpoint").unwrap_or_else(|| "tcp -h 127.0.0.1 -p 9316 -t 60000".into());
     let interval = Duration::from_millis(cli::number_flag("interval-ms", 1000u64).max(1));
     let servant = PushServer::default();
-    let server = match Server::builder()
-        .servant(PUSH_OBJ, endpoint, HelloServant::new(servant.clone()))
-        .start()
-        .await
-    {
-        Ok(server) => server,
-        Err(e) => {
-            eprintln!("push_callback_server: {e}");
-            std::process::exit(1);
-        }
-    };
-    let ep = server.endpoint(PUSH_OBJ).expect("adapter bound");
-    println!("listening tcp -h {} -p {}", ep.host, ep.port);
-    let _ = std::io::stdout().flush();
+    let server = cli::start_listening(
+        "push_callback_server",
+        Server::builder().servant(PUSH_OBJ, endpoint, HelloServant::new(servant.clone())),
+        PUSH_OBJ,
+    )
+    .await;
     let pusher = servant.start_pushing(interval);
     cli::shutdown_signal().await;
     pusher.abort();

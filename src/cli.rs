@@ -72,3 +72,22 @@ pub async fn shutdown_signal() {
     #[cfg(not(unix))]
     let _ = tokio::signal::ctrl_c().await;
 }
+
+/// Starts `builder`, prints `listening tcp -h HOST -p PORT` for the adapter `name` once it
+/// accepts connections, and returns the server; exits with status 1 and a message if it
+/// cannot start.
+pub async fn start_listening(
+    program: &str,
+    builder: tars_core::server::ServerBuilder,
+    name: &str,
+) -> tars_core::Server {
+    use std::io::Write;
+    let server = builder.start().await.unwrap_or_else(|e| {
+        eprintln!("{program}: {e}");
+        std::process::exit(1)
+    });
+    let endpoint = server.endpoint(name).expect("adapter bound");
+    println!("listening tcp -h {} -p {}", endpoint.host, endpoint.port);
+    let _ = std::io::stdout().flush();
+    server
+}

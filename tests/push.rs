@@ -2,6 +2,9 @@
 //! 10,000 connections, the slow-consumer policy, and subscriptions that survive a server
 //! restart, a graceful shutdown and several server instances.
 
+mod common;
+
+use common::{eventually, within};
 use futures_util::future::join_all;
 use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -17,24 +20,6 @@ use tars_rs::demo::push_callback::{
 };
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
-
-const LIMIT: Duration = Duration::from_secs(60);
-
-async fn within<T>(what: &str, fut: impl std::future::Future<Output = T>) -> T {
-    tokio::time::timeout(LIMIT, fut)
-        .await
-        .unwrap_or_else(|_| panic!("{what} did not finish within {LIMIT:?}"))
-}
-
-/// Polls `cond` every 10 ms until it holds or `LIMIT` passes.
-async fn eventually(what: &str, mut cond: impl FnMut() -> bool) {
-    within(what, async {
-        while !cond() {
-            tokio::time::sleep(Duration::from_millis(10)).await;
-        }
-    })
-    .await
-}
 
 #[tars_push]
 trait Sample {

@@ -2,7 +2,10 @@
 //! only their connection, idle timeouts reaching `do_close`, pushes interleaved with
 //! responses, 1,000 raw clients, and a TARS and a raw servant in one server.
 
+mod common;
+
 use bytes::Bytes;
+use common::{eventually, within};
 use futures_util::future::join_all;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
@@ -17,23 +20,6 @@ use tars_rs::demo::raw_push::{
 };
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
-
-const LIMIT: Duration = Duration::from_secs(60);
-
-async fn within<T>(what: &str, fut: impl std::future::Future<Output = T>) -> T {
-    tokio::time::timeout(LIMIT, fut)
-        .await
-        .unwrap_or_else(|_| panic!("{what} did not finish within {LIMIT:?}"))
-}
-
-async fn eventually(what: &str, mut cond: impl FnMut() -> bool) {
-    within(what, async {
-        while !cond() {
-            tokio::time::sleep(Duration::from_millis(10)).await;
-        }
-    })
-    .await
-}
 
 /// The demo servant, recording close reasons.
 #[derive(Clone, Default)]

@@ -19,7 +19,7 @@ use tars_core::protocol::{
 };
 use tars_core::server::ServerConfig;
 use tars_rs::demo::hello::{
-    AllTypes, Color, HelloImpl, HelloProxy, HelloServant, Person, HELLO_OBJ,
+    sample_all_types, sample_person, AllTypes, HelloImpl, HelloProxy, HelloServant, HELLO_OBJ,
 };
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
@@ -306,46 +306,6 @@ fn expect_code<T: std::fmt::Debug>(result: TarsResult<T>, code: i32) -> TarsErro
     }
 }
 
-fn full_person() -> Person {
-    Person {
-        name: "Zoë".into(),
-        age: 42,
-        tags: vec!["a".into(), String::new(), "x".repeat(300)],
-        scores: BTreeMap::from([("max".to_string(), i64::MAX), ("min".to_string(), i64::MIN)]),
-    }
-}
-
-fn full_all_types() -> AllTypes {
-    AllTypes {
-        b: true,
-        i8v: -128,
-        i16v: i16::MIN,
-        i32v: i32::MIN,
-        i64v: i64::MAX,
-        f32v: 1.5,
-        f64v: -2.25e300,
-        s: "héllo 世界".into(),
-        bin: (0..=255u8).collect(),
-        ints: vec![0, 1, -1, 127, 128, -129, 32768, i32::MAX, i32::MIN],
-        dict: BTreeMap::from([
-            ("k".to_string(), "v".to_string()),
-            (String::new(), "e".to_string()),
-        ]),
-        people: vec![
-            full_person(),
-            Person {
-                name: "p".into(),
-                age: -1,
-                ..Person::default()
-            },
-        ],
-        u32v: u32::MAX,
-        color: Color::Blue,
-        by_id: BTreeMap::from([(-7, full_person()), (3, Person::default())]),
-        far_tag: "far".into(),
-    }
-}
-
 // ---------------------------------------------------------------------------------------------
 // Round trips.
 
@@ -365,12 +325,12 @@ async fn every_hello_method(proxy: &HelloProxy) {
     assert_eq!(proxy.echo_bytes(&bytes).await.unwrap(), (0, bytes.clone()));
     assert_eq!(proxy.echo_bytes(&[]).await.unwrap(), (0, vec![]));
     assert_eq!(
-        proxy.echo_struct(&full_person()).await.unwrap(),
-        (0, full_person())
+        proxy.echo_struct(&sample_person()).await.unwrap(),
+        (0, sample_person())
     );
     assert_eq!(
-        proxy.echo_all(&full_all_types()).await.unwrap(),
-        (0, full_all_types())
+        proxy.echo_all(&sample_all_types()).await.unwrap(),
+        (0, sample_all_types())
     );
     assert_eq!(
         proxy.echo_all(&AllTypes::default()).await.unwrap(),

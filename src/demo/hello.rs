@@ -108,6 +108,53 @@ pub struct AllTypes {
     pub far_tag: String,
 }
 
+/// A `Person` with every field set, edge values included (for round-trip checks).
+pub fn sample_person() -> Person {
+    Person {
+        name: "Zoë".into(),
+        age: 42,
+        tags: vec!["a".into(), String::new(), "x".repeat(300)],
+        scores: BTreeMap::from([
+            ("max".to_string(), i64::MAX),
+            ("min".to_string(), i64::MIN),
+            ("zero".to_string(), 0),
+            ("big".to_string(), 1 << 40),
+        ]),
+    }
+}
+
+/// An `AllTypes` with every field away from its default, edge values included.
+pub fn sample_all_types() -> AllTypes {
+    AllTypes {
+        b: true,
+        i8v: -128,
+        i16v: -32768,
+        i32v: i32::MIN,
+        i64v: i64::MAX,
+        f32v: 1.5,
+        f64v: -2.25e300,
+        s: "héllo 世界".into(),
+        bin: (0..=255u8).collect(),
+        ints: vec![0, 1, -1, 127, 128, -129, 32768, i32::MAX, i32::MIN],
+        dict: BTreeMap::from([
+            ("k".to_string(), "v".to_string()),
+            (String::new(), "empty".to_string()),
+        ]),
+        people: vec![
+            sample_person(),
+            Person {
+                name: "p".into(),
+                age: -1,
+                ..Person::default()
+            },
+        ],
+        u32v: u32::MAX,
+        color: Color::Blue,
+        by_id: BTreeMap::from([(-7, sample_person()), (3, Person::default())]),
+        far_tag: "far".into(),
+    }
+}
+
 /// `interface Hello`.
 #[tars_interface]
 pub trait Hello {

@@ -177,3 +177,23 @@ pub fn node(script: &str, args: &[&str]) -> Command {
     cmd.arg(dir.join(script)).args(args).current_dir(dir);
     cmd
 }
+
+/// How long any single wait of an async test may take.
+pub const LIMIT: Duration = Duration::from_secs(60);
+
+/// Awaits `fut`, failing the test if it takes longer than [`LIMIT`].
+pub async fn within<T>(what: &str, fut: impl std::future::Future<Output = T>) -> T {
+    tokio::time::timeout(LIMIT, fut)
+        .await
+        .unwrap_or_else(|_| panic!("{what} did not finish within {LIMIT:?}"))
+}
+
+/// Polls `cond` every 10 ms until it holds, failing the test after [`LIMIT`].
+pub async fn eventually(what: &str, mut cond: impl FnMut() -> bool) {
+    within(what, async {
+        while !cond() {
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+    })
+    .await
+}
