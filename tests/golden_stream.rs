@@ -17,71 +17,10 @@ use std::fmt::Debug;
 use std::io::Write;
 use std::process::Stdio;
 use tars_core::codec::{from_bytes, to_bytes};
-use tars_core::{TarsDecode, TarsEncode, TarsEnum, TarsStruct};
+use tars_core::{TarsDecode, TarsEncode};
 
-// ---------------------------------------------------------------------------------------------
-// The IDL of tests/node/test_types.js (module Test).
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, TarsEnum)]
-#[tars(name = "Test.Color")]
-#[repr(i32)]
-enum Color {
-    Red = 0,
-    Green = 1,
-    Blue = 5,
-    #[tars(unknown)]
-    Unknown(i32),
-}
-
-#[derive(Debug, Clone, PartialEq, TarsStruct)]
-#[tars(name = "Test.Person")]
-struct Person {
-    #[tars(tag = 0, require)]
-    name: String,
-    #[tars(tag = 1, require)]
-    age: i32,
-    #[tars(tag = 2)]
-    tags: Vec<String>,
-    #[tars(tag = 3)]
-    scores: BTreeMap<String, i64>,
-}
-
-#[derive(Debug, Clone, PartialEq, TarsStruct)]
-#[tars(name = "Test.AllTypes")]
-struct AllTypes {
-    #[tars(tag = 0)]
-    b: bool,
-    #[tars(tag = 1)]
-    i8v: i8,
-    #[tars(tag = 2)]
-    i16v: i16,
-    #[tars(tag = 3)]
-    i32v: i32,
-    #[tars(tag = 4)]
-    i64v: i64,
-    #[tars(tag = 5)]
-    f32v: f32,
-    #[tars(tag = 6)]
-    f64v: f64,
-    #[tars(tag = 7)]
-    s: String,
-    #[tars(tag = 8)]
-    bin: Vec<u8>,
-    #[tars(tag = 9)]
-    ints: Vec<i32>,
-    #[tars(tag = 10)]
-    dict: BTreeMap<String, String>,
-    #[tars(tag = 11)]
-    people: Vec<Person>,
-    #[tars(tag = 12)]
-    u32v: u32,
-    #[tars(tag = 13, default = Color::Green)]
-    color: Color,
-    #[tars(tag = 14)]
-    by_id: BTreeMap<i32, Person>,
-    #[tars(tag = 200)]
-    far_tag: String,
-}
+// The IDL of tests/node/test_types.js is module Test of the hello demo.
+use tars_rs::demo::hello::{AllTypes, Color, Person};
 
 // ---------------------------------------------------------------------------------------------
 // Rust type -> codec_peer type string and JSON value.
