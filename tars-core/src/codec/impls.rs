@@ -225,6 +225,9 @@ impl<T: TarsEncode + ?Sized> TarsEncode for &T {
     fn encode(&self, w: &mut TarsWriter, tag: u8) {
         (**self).encode(w, tag);
     }
+    fn is_absent(&self) -> bool {
+        (**self).is_absent()
+    }
     fn is_omitted_default(&self, idl_default: Option<&Self>) -> bool {
         (**self).is_omitted_default(idl_default.map(|d| &**d))
     }
@@ -233,6 +236,9 @@ impl<T: TarsEncode + ?Sized> TarsEncode for &T {
 impl<T: TarsEncode + ?Sized> TarsEncode for Box<T> {
     fn encode(&self, w: &mut TarsWriter, tag: u8) {
         (**self).encode(w, tag);
+    }
+    fn is_absent(&self) -> bool {
+        (**self).is_absent()
     }
     fn is_omitted_default(&self, idl_default: Option<&Self>) -> bool {
         (**self).is_omitted_default(idl_default.map(|d| &**d))
@@ -253,6 +259,9 @@ impl<T: TarsEncode> TarsEncode for Option<T> {
             v.encode(w, tag);
         }
     }
+    fn is_absent(&self) -> bool {
+        self.as_ref().is_none_or(T::is_absent)
+    }
     fn is_omitted_default(&self, _: Option<&Self>) -> bool {
         self.is_none()
     }
@@ -264,17 +273,18 @@ impl<T: TarsDecode> TarsDecode for Option<T> {
     }
 }
 
+/// Writes a map; entries whose key or value is absent (`None`) are left out.
 fn encode_map_entries<'a, K, V>(
     w: &mut TarsWriter,
     tag: u8,
-    len: usize,
-    entries: impl Iterator<Item = (&'a K, &'a V)>,
+    entries: impl Iterator<Item = (&'a K, &'a V)> + Clone,
 ) where
     K: TarsEncode + 'a,
     V: TarsEncode + 'a,
 {
-    w.write_map_header(tag, len);
-    for (k, v) in entries {
+    let present = |(k, v): &(&K, &V)| !k.is_absent() && !v.is_absent();
+    w.write_map_header(tag, entries.clone().filter(present).count());
+    for (k, v) in entries.filter(present) {
         k.encode(w, 0);
         v.encode(w, 1);
     }
@@ -301,7 +311,7 @@ fn decode_map_entries<K: TarsDecode, V: TarsDecode>(
 
 impl<K: TarsEncode, V: TarsEncode> TarsEncode for BTreeMap<K, V> {
     fn encode(&self, w: &mut TarsWriter, tag: u8) {
-        encode_map_entries(w, tag, self.len(), self.iter());
+        encode_map_entries(w, tag, self.iter());
     }
     fn is_omitted_default(&self, _: Option<&Self>) -> bool {
         self.is_empty()
@@ -323,7 +333,7 @@ impl<K: TarsEncode + Ord, V: TarsEncode, S> TarsEncode for HashMap<K, V, S> {
     fn encode(&self, w: &mut TarsWriter, tag: u8) {
         let mut entries: Vec<(&K, &V)> = self.iter().collect();
         entries.sort_unstable_by(|a, b| a.0.cmp(b.0));
-        encode_map_entries(w, tag, entries.len(), entries.into_iter());
+        encode_map_entries(w, tag, entries.iter().copied());
     }
     fn is_omitted_default(&self, _: Option<&Self>) -> bool {
         self.is_empty()
@@ -339,5 +349,25 @@ impl<K: TarsDecode + Eq + Hash, V: TarsDecode, S: BuildHasher + Default> TarsDec
             map.insert(k, v);
         })?;
         Ok(map)
+    }
+}
+
+/// A TARS `string` kept as raw bytes, for peers that put text that is not UTF-8 (GBK, say)
+/// or binary data in string fields; `String` refuses such bytes.
+#[derive(Debug, Clone, Default, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct ByteString(pub Bytes);
+
+impl TarsEncode for ByteString {
+    fn encode(&self, w: &mut TarsWriter, tag: u8) {
+        w.write_string_bytes(tag, &self.0);
+    }
+    fn is_omitted_default(&self, idl_default: Option<&Self>) -> bool {
+        idl_default.map_or(self.0.is_empty(), |d| self == d)
+    }
+}
+
+impl TarsDecode for ByteString {
+    fn decode_payload(r: &mut TarsReader, ty: TarsType) -> Result<Self, DecodeError> {
+        r.read_string_payload(ty).map(ByteString)
     }
 }

@@ -28,6 +28,7 @@
 mod error;
 mod head;
 mod impls;
+pub use impls::ByteString;
 mod reader;
 mod value;
 mod writer;
@@ -62,10 +63,17 @@ pub trait TarsEncode {
     where
         Self: Sized,
     {
-        w.write_list_header(tag, items.len());
+        let present = items.iter().filter(|item| !item.is_absent()).count();
+        w.write_list_header(tag, present);
         for item in items {
             item.encode(w, 0);
         }
+    }
+
+    /// Whether this value writes nothing at all (`None`). Lists and maps leave such elements
+    /// out, so their counts stay true.
+    fn is_absent(&self) -> bool {
+        false
     }
 }
 

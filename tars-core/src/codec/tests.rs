@@ -268,3 +268,30 @@ fn enums_travel_as_int() {
     assert_eq!(enc(0, &Open::Unknown(7)), "0007");
     assert_eq!(Open::default(), Open::Three);
 }
+
+#[test]
+fn absent_elements_keep_counts_true() {
+    let list = vec![Some(1i32), None, Some(3)];
+    // Two elements: 1 and 3.
+    assert_eq!(enc(0, &list), "0900020001 0003".replace(' ', ""));
+    assert_eq!(
+        from_bytes::<Vec<Option<i32>>>(0, to_bytes(0, &list)).unwrap(),
+        vec![Some(1), Some(3)]
+    );
+    let map = BTreeMap::from([(1i32, None), (2, Some("x".to_string()))]);
+    assert_eq!(
+        from_bytes::<BTreeMap<i32, String>>(0, to_bytes(0, &map)).unwrap(),
+        BTreeMap::from([(2, "x".to_string())])
+    );
+}
+
+#[test]
+fn byte_strings_carry_any_bytes() {
+    let gbk = ByteString(bytes::Bytes::from_static(&[0xC4, 0xE3, 0xBA, 0xC3]));
+    assert_eq!(enc(1, &gbk), "1604c4e3bac3");
+    assert_eq!(from_bytes::<ByteString>(1, to_bytes(1, &gbk)).unwrap(), gbk);
+    assert!(
+        from_bytes::<String>(1, to_bytes(1, &gbk)).is_err(),
+        "String insists on UTF-8"
+    );
+}
