@@ -86,15 +86,24 @@ async fn drive<P: ConnectionProtocol>(
     let mut read_buf = BytesMut::new();
     let mut write_buf = BytesMut::new();
     let idle = idle_timeout.unwrap_or(Duration::from_secs(365 * 24 * 3600));
-    let mut deadline = Instant::now() + idle;
+    // One timer for the idle timeout, re-armed only when it fires early: activity just
+    // records the time, so the hot path never touches the timer wheel.
+    let mut last_activity = Instant::now();
+    let idle_timer = tokio::time::sleep(idle);
+    tokio::pin!(idle_timer);
     let mut draining = false;
     let closed = conn.closed_token().clone();
+    // Waiting on a token registers a waiter; do it once, not once per loop.
+    let closed_wait = closed.cancelled();
+    tokio::pin!(closed_wait);
+    let shutdown_wait = shutdown.cancelled();
+    tokio::pin!(shutdown_wait);
 
     loop {
         tokio::select! {
             biased;
-            _ = closed.cancelled() => return CloseReason::Closed,
-            _ = shutdown.cancelled(), if !draining => {
+            _ = &mut closed_wait => return CloseReason::Closed,
+            _ = &mut shutdown_wait, if !draining => {
                 draining = true;
                 protocol.on_shutdown(conn);
             }
@@ -104,7 +113,7 @@ async fn drive<P: ConnectionProtocol>(
                 if let Err(e) = write_out(&mut writer, &mut outbound, &mut write_buf, Some(frame), &closed).await {
                     return e;
                 }
-                deadline = Instant::now() + idle;
+                last_activity = Instant::now();
             }
             _ = conn.drained(), if draining => {
                 // Flush what the finished requests queued, then close.
@@ -122,7 +131,7 @@ async fn drive<P: ConnectionProtocol>(
                     Ok(_) => {}
                     Err(e) => return CloseReason::Error(e.to_string()),
                 }
-                deadline = Instant::now() + idle;
+                last_activity = Instant::now();
                 let received = std::time::Instant::now();
                 loop {
                     match protocol.split(&mut read_buf) {
@@ -142,11 +151,15 @@ async fn drive<P: ConnectionProtocol>(
                     if let Err(e) = write_out(&mut writer, &mut outbound, &mut write_buf, None, &closed).await {
                         return e;
                     }
-                    deadline = Instant::now() + idle;
+                    last_activity = Instant::now();
                 }
             }
-            _ = tokio::time::sleep_until(deadline), if idle_timeout.is_some() => {
-                return CloseReason::IdleTimeout;
+            _ = &mut idle_timer, if idle_timeout.is_some() => {
+                let due = last_activity + idle;
+                if Instant::now() >= due {
+                    return CloseReason::IdleTimeout;
+                }
+                idle_timer.as_mut().reset(due);
             }
         }
     }
@@ -187,9 +200,27 @@ async fn write_out(
             Err(_) => break,
         }
     }
+    // Usually the socket takes the whole batch at once: no await, no waiter registered.
+    let mut written = 0;
+    if large.is_none() {
+        while written < buf.len() {
+            match writer.try_write(&buf[written..]) {
+                Ok(0) => break,
+                Ok(n) => written += n,
+                Err(_) => break,
+            }
+        }
+        if written == buf.len() {
+            buf.clear();
+            if buf.capacity() > KEEP_BUFFER_CAPACITY * 4 {
+                *buf = BytesMut::new();
+            }
+            return Ok(());
+        }
+    }
     let io = async {
-        if !buf.is_empty() {
-            writer.write_all(buf).await?;
+        if written < buf.len() {
+            writer.write_all(&buf[written..]).await?;
         }
         if let Some(frame) = &large {
             writer.write_all(frame).await?;
