@@ -41,8 +41,6 @@ pub struct ClientConfig {
     pub endpoint_retry_interval: Duration,
     /// Largest response frame accepted (default 10 MiB).
     pub max_frame_len: usize,
-    /// Requests queued per connection before callers wait.
-    pub queue_frames: usize,
 }
 
 impl Default for ClientConfig {
@@ -52,7 +50,6 @@ impl Default for ClientConfig {
             connect_timeout: Duration::from_millis(1500),
             endpoint_retry_interval: Duration::from_secs(5),
             max_frame_len: DEFAULT_MAX_FRAME_LEN,
-            queue_frames: 4096,
         }
     }
 }

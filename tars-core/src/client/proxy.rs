@@ -7,10 +7,10 @@ use super::ClientConfig;
 use crate::endpoint::{Endpoint, ProxyTarget, Transport};
 use crate::error::{TarsError, TarsResult};
 use crate::protocol::{
-    encode_frame, ParamsReader, ParamsWriter, RequestPacket, ResponsePacket, NORMAL_PACKET,
+    encode_frame, encode_frame_into, ParamsReader, ParamsWriter, RequestPacket, ResponsePacket, NORMAL_PACKET,
     ONEWAY_PACKET, TARS_PING, TARS_VERSION, TUP_VERSION,
 };
-use bytes::Bytes;
+use bytes::{Bytes, BytesMut};
 use std::collections::BTreeMap;
 use std::future::Future;
 use std::sync::atomic::{AtomicU32, AtomicUsize, Ordering};
@@ -24,6 +24,13 @@ use tokio::time::Instant;
 pub trait RequestEncoder: Send + Sync + 'static {
     /// Encodes one request.
     fn encode(&self, request: &RequestPacket) -> TarsResult<Bytes>;
+
+    /// Appends the encoded request to `out` (the connection's write buffer). Override to
+    /// skip the intermediate `Bytes`.
+    fn encode_into(&self, request: &RequestPacket, out: &mut BytesMut) -> TarsResult<()> {
+        out.extend_from_slice(&self.encode(request)?);
+        Ok(())
+    }
 }
 
 struct TarsRequestEncoder;
@@ -31,6 +38,11 @@ struct TarsRequestEncoder;
 impl RequestEncoder for TarsRequestEncoder {
     fn encode(&self, request: &RequestPacket) -> TarsResult<Bytes> {
         Ok(encode_frame(request))
+    }
+
+    fn encode_into(&self, request: &RequestPacket, out: &mut BytesMut) -> TarsResult<()> {
+        encode_frame_into(request, out);
+        Ok(())
     }
 }
 
@@ -159,12 +171,7 @@ impl ObjectProxy {
             .unwrap_or_else(|e| e.into_inner())
             .clone();
         let push = self.push.read().unwrap_or_else(|e| e.into_inner()).clone();
-        let connect = ClientConnection::connect(
-            slot.endpoint.clone(),
-            decoder,
-            push,
-            self.config.queue_frames,
-        );
+        let connect = ClientConnection::connect(slot.endpoint.clone(), decoder, push);
         let result = match tokio::time::timeout_at(limit, connect).await {
             Ok(result) => result,
             Err(_) => Err(TarsError::Connect {
@@ -381,31 +388,23 @@ impl ServantProxy {
             .read()
             .unwrap_or_else(|e| e.into_inner())
             .clone();
-        let frame = encoder.encode(&request)?;
-        if self.options.oneway {
-            return match tokio::time::timeout_at(deadline, conn.send(frame)).await {
-                Ok(sent) => sent.map(|()| None),
-                Err(_) => Err(timed_out()),
-            };
-        }
-        let waiter = conn.register(request_id)?;
-        let sent = match tokio::time::timeout_at(deadline, conn.send(frame)).await {
-            Ok(sent) => sent,
-            Err(_) => Err(timed_out()),
+        let encode = |out: &mut BytesMut| encoder.encode_into(&request, out);
+        let fix_timeout = |e: TarsError| match e {
+            TarsError::Timeout(_) => timed_out(),
+            other => other,
         };
-        if let Err(e) = sent {
-            conn.unregister(request_id);
-            return Err(e);
+        if self.options.oneway {
+            return conn.send_with(deadline, encode).await.map(|()| None).map_err(fix_timeout);
         }
-        match tokio::time::timeout_at(deadline, waiter).await {
-            Ok(Ok(response)) => response.map(Some),
-            Ok(Err(_)) => Err(TarsError::ConnectionClosed(
-                "connection dropped the call".into(),
-            )),
-            Err(_) => {
-                conn.unregister(request_id);
-                Err(timed_out())
-            }
+        // The connection's task fails the call with a timeout at its deadline.
+        let waiter = conn.register(request_id, deadline, timeout)?;
+        if let Err(e) = conn.send_with(deadline, encode).await {
+            conn.unregister(request_id);
+            return Err(fix_timeout(e));
+        }
+        match waiter.await {
+            Ok(response) => response.map(Some),
+            Err(_) => Err(TarsError::ConnectionClosed("connection dropped the call".into())),
         }
     }
 
