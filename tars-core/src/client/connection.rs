@@ -294,6 +294,9 @@ async fn run(
                 sweep_timer.as_mut().reset(now + SWEEP_EVERY);
             }
             _ = conn.out_ready.notified() => {
+                // Let the callers that are ready to run add their frames first: one write
+                // then carries many requests.
+                tokio::task::yield_now().await;
                 std::mem::swap(&mut *conn.out.lock().unwrap_or_else(|e| e.into_inner()), &mut writing);
                 conn.out_room.notify_waiters();
                 let mut written = 0;
