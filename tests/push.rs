@@ -220,7 +220,7 @@ async fn registry_forgets_closed_connections() {
 async fn slow_consumer_is_closed_without_delaying_others() {
     let servant = RecordingServer::default();
     let config = ServerConfig {
-        outbound_queue_frames: 8,
+        outbound_queue_bytes: 2 * 1024 * 1024,
         ..ServerConfig::default()
     };
     let server = start(servant.clone(), "tcp -h 127.0.0.1 -p 0", config).await;

@@ -8,13 +8,10 @@ use std::sync::Arc;
 use std::time::Duration;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
-use tokio::sync::mpsc;
 use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 use tracing::{debug, Instrument};
 
-/// How many bytes of queued frames are gathered into one write.
-const WRITE_BATCH_BYTES: usize = 64 * 1024;
 /// Room reserved for a read.
 const READ_CHUNK: usize = 8 * 1024;
 /// Buffers that grew past this are released once empty, so an idle connection holds little.
@@ -49,7 +46,6 @@ pub(crate) trait ConnectionProtocol: Send + Sync + 'static {
 pub(crate) async fn run_connection<P: ConnectionProtocol>(
     stream: TcpStream,
     conn: Arc<Connection>,
-    outbound: mpsc::Receiver<Bytes>,
     protocol: Arc<P>,
     shutdown: CancellationToken,
     force_close: CancellationToken,
@@ -59,7 +55,7 @@ pub(crate) async fn run_connection<P: ConnectionProtocol>(
     async move {
         debug!("accepted");
         let reason = tokio::select! {
-            reason = drive(stream, &conn, outbound, &*protocol, shutdown, idle_timeout) => reason,
+            reason = drive(stream, &conn, &*protocol, shutdown, idle_timeout) => reason,
             _ = force_close.cancelled() => CloseReason::Shutdown,
         };
         debug!(%reason, "closed");
@@ -76,7 +72,6 @@ pub(crate) async fn run_connection<P: ConnectionProtocol>(
 async fn drive<P: ConnectionProtocol>(
     mut stream: TcpStream,
     conn: &Arc<Connection>,
-    mut outbound: mpsc::Receiver<Bytes>,
     protocol: &P,
     shutdown: CancellationToken,
     idle_timeout: Option<Duration>,
@@ -84,7 +79,9 @@ async fn drive<P: ConnectionProtocol>(
     let _ = stream.set_nodelay(true);
     let (mut reader, mut writer) = stream.split();
     let mut read_buf = BytesMut::new();
+    // Replies made on this task, and the frames other tasks queued, taken in one swap.
     let mut write_buf = BytesMut::new();
+    let mut batch = BytesMut::new();
     let idle = idle_timeout.unwrap_or(Duration::from_secs(365 * 24 * 3600));
     // One timer for the idle timeout, re-armed only when it fires early: activity just
     // records the time, so the hot path never touches the timer wheel.
@@ -107,20 +104,16 @@ async fn drive<P: ConnectionProtocol>(
                 draining = true;
                 protocol.on_shutdown(conn);
             }
-            frame = outbound.recv() => {
-                // The connection keeps a sender, so the queue never ends while we run.
-                let Some(frame) = frame else { return CloseReason::Closed };
-                if let Err(e) = write_out(&mut writer, &mut outbound, &mut write_buf, Some(frame), &closed).await {
+            _ = conn.outbound_ready.notified() => {
+                if let Err(e) = flush(&mut writer, conn, &mut write_buf, &mut batch, &closed).await {
                     return e;
                 }
                 last_activity = Instant::now();
             }
             _ = conn.drained(), if draining => {
                 // Flush what the finished requests queued, then close.
-                while let Ok(frame) = outbound.try_recv() {
-                    if let Err(e) = write_out(&mut writer, &mut outbound, &mut write_buf, Some(frame), &closed).await {
-                        return e;
-                    }
+                if let Err(e) = flush(&mut writer, conn, &mut write_buf, &mut batch, &closed).await {
+                    return e;
                 }
                 let _ = writer.shutdown().await;
                 return CloseReason::Shutdown;
@@ -148,7 +141,7 @@ async fn drive<P: ConnectionProtocol>(
                 }
                 // Replies that were ready at once go out in one write, with anything queued.
                 if !write_buf.is_empty() {
-                    if let Err(e) = write_out(&mut writer, &mut outbound, &mut write_buf, None, &closed).await {
+                    if let Err(e) = flush(&mut writer, conn, &mut write_buf, &mut batch, &closed).await {
                         return e;
                     }
                     last_activity = Instant::now();
@@ -177,63 +170,55 @@ async fn read_more(
     reader.read_buf(buf).await
 }
 
-/// Writes what `buf` holds, plus `first` and whatever else is queued, up to
-/// [`WRITE_BATCH_BYTES`] gathered, in one write; a frame of that size or more is written
-/// as it is.
-async fn write_out(
+/// Writes the replies made on this task (`local`) and every frame queued on the connection,
+/// in one write when the socket takes it at once.
+async fn flush(
     writer: &mut tokio::net::tcp::WriteHalf<'_>,
-    outbound: &mut mpsc::Receiver<Bytes>,
-    buf: &mut BytesMut,
-    first: Option<Bytes>,
+    conn: &Connection,
+    local: &mut BytesMut,
+    batch: &mut BytesMut,
     closed: &CancellationToken,
 ) -> Result<(), CloseReason> {
-    let mut large = None;
-    match first {
-        Some(frame) if frame.len() >= WRITE_BATCH_BYTES => large = Some(frame),
-        Some(frame) => buf.extend_from_slice(&frame),
-        None => {}
+    conn.take_outbound(batch);
+    let queued = batch.len();
+    if local.is_empty() {
+        std::mem::swap(local, batch);
+    } else if !batch.is_empty() {
+        local.extend_from_slice(batch);
+        batch.clear();
     }
-    while large.is_none() && buf.len() < WRITE_BATCH_BYTES {
-        match outbound.try_recv() {
-            Ok(frame) if frame.len() >= WRITE_BATCH_BYTES => large = Some(frame),
-            Ok(frame) => buf.extend_from_slice(&frame),
+    let result = write_all(writer, local, closed).await;
+    conn.written(queued);
+    local.clear();
+    if local.capacity() > KEEP_BUFFER_CAPACITY * 4 {
+        *local = BytesMut::new();
+    }
+    if batch.capacity() > KEEP_BUFFER_CAPACITY * 4 {
+        *batch = BytesMut::new();
+    }
+    result
+}
+
+/// Writes `buf`: without awaiting when the socket takes it all (the usual case), otherwise
+/// waiting for the socket unless the connection is closed meanwhile.
+async fn write_all(
+    writer: &mut tokio::net::tcp::WriteHalf<'_>,
+    buf: &[u8],
+    closed: &CancellationToken,
+) -> Result<(), CloseReason> {
+    let mut written = 0;
+    while written < buf.len() {
+        match writer.try_write(&buf[written..]) {
+            Ok(0) => break,
+            Ok(n) => written += n,
             Err(_) => break,
         }
     }
-    // Usually the socket takes the whole batch at once: no await, no waiter registered.
-    let mut written = 0;
-    if large.is_none() {
-        while written < buf.len() {
-            match writer.try_write(&buf[written..]) {
-                Ok(0) => break,
-                Ok(n) => written += n,
-                Err(_) => break,
-            }
-        }
-        if written == buf.len() {
-            buf.clear();
-            if buf.capacity() > KEEP_BUFFER_CAPACITY * 4 {
-                *buf = BytesMut::new();
-            }
-            return Ok(());
-        }
+    if written == buf.len() {
+        return Ok(());
     }
-    let io = async {
-        if written < buf.len() {
-            writer.write_all(&buf[written..]).await?;
-        }
-        if let Some(frame) = &large {
-            writer.write_all(frame).await?;
-        }
-        Ok::<(), std::io::Error>(())
-    };
-    let result = tokio::select! {
-        r = io => r,
-        _ = closed.cancelled() => return Err(CloseReason::Closed),
-    };
-    buf.clear();
-    if buf.capacity() > KEEP_BUFFER_CAPACITY * 4 {
-        *buf = BytesMut::new();
+    tokio::select! {
+        r = writer.write_all(&buf[written..]) => r.map_err(|e| CloseReason::Error(e.to_string())),
+        _ = closed.cancelled() => Err(CloseReason::Closed),
     }
-    result.map_err(|e| CloseReason::Error(e.to_string()))
 }

@@ -8,7 +8,9 @@ use std::collections::BTreeMap;
 use std::fmt;
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex, OnceLock};
-use tokio::sync::{mpsc, OwnedSemaphorePermit, Semaphore};
+use bytes::BytesMut;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use tokio::sync::{Notify, OwnedSemaphorePermit, Semaphore};
 use tokio_util::sync::CancellationToken;
 
 /// Why a connection closed.
@@ -51,7 +53,14 @@ pub(crate) struct Connection {
     pub(crate) peer: SocketAddr,
     pub(crate) local: SocketAddr,
     pub(crate) servant_name: Arc<str>,
-    outbound: mpsc::Sender<Bytes>,
+    /// Frames waiting for the connection's task to write them.
+    outbound: Mutex<BytesMut>,
+    /// Wakes the task when `outbound` goes from empty to non-empty.
+    pub(crate) outbound_ready: Notify,
+    /// Bytes queued and not yet written (in `outbound` or being written).
+    unsent: AtomicUsize,
+    /// Most unsent bytes before an unsolicited frame closes the connection.
+    unsent_limit: usize,
     closed: CancellationToken,
     close_reason: OnceLock<CloseReason>,
     close_hooks: Mutex<Vec<CloseHook>>,
@@ -65,7 +74,7 @@ impl Connection {
         peer: SocketAddr,
         local: SocketAddr,
         servant_name: Arc<str>,
-        outbound: mpsc::Sender<Bytes>,
+        unsent_limit: usize,
         max_in_flight: u32,
     ) -> Self {
         Connection {
@@ -73,7 +82,10 @@ impl Connection {
             peer,
             local,
             servant_name,
-            outbound,
+            outbound: Mutex::new(BytesMut::new()),
+            outbound_ready: Notify::new(),
+            unsent: AtomicUsize::new(0),
+            unsent_limit,
             closed: CancellationToken::new(),
             close_reason: OnceLock::new(),
             close_hooks: Mutex::new(Vec::new()),
@@ -121,32 +133,51 @@ impl Connection {
         }
     }
 
-    /// Queues a response: waits for room (backpressure on the requests of this connection).
-    pub(crate) async fn send_response(&self, frame: Bytes) -> TarsResult<()> {
-        self.outbound
-            .send(frame)
-            .await
-            .map_err(|_| TarsError::ConnectionClosed(format!("connection {} closed", self.uid)))
+    /// Appends `frame` to the outbound buffer and wakes the task if it was empty.
+    fn enqueue(&self, frame: &[u8]) -> TarsResult<()> {
+        let mut out = self.outbound.lock().unwrap_or_else(|e| e.into_inner());
+        if self.closed.is_cancelled() {
+            return Err(TarsError::ConnectionClosed(format!("connection {} closed", self.uid)));
+        }
+        let was_empty = out.is_empty();
+        out.extend_from_slice(frame);
+        self.unsent.fetch_add(frame.len(), Ordering::AcqRel);
+        drop(out);
+        if was_empty {
+            self.outbound_ready.notify_one();
+        }
+        Ok(())
     }
 
-    /// Queues an unsolicited frame without waiting. A full queue means the peer is not
-    /// reading: the connection is closed (the slow-consumer policy) and an error returned.
-    pub(crate) fn send_unsolicited(&self, frame: Bytes) -> TarsResult<()> {
-        match self.outbound.try_send(frame) {
-            Ok(()) => Ok(()),
-            Err(mpsc::error::TrySendError::Full(_)) => {
-                tracing::warn!(uid = self.uid, peer = %self.peer, "outbound queue full, closing slow consumer");
-                self.close_with(CloseReason::SlowConsumer);
-                Err(TarsError::ConnectionClosed(format!(
-                    "connection {} closed: slow consumer",
-                    self.uid
-                )))
-            }
-            Err(mpsc::error::TrySendError::Closed(_)) => Err(TarsError::ConnectionClosed(format!(
-                "connection {} closed",
+    /// Queues a response. Responses are bounded by the in-flight limit, so they are never
+    /// refused for want of room.
+    pub(crate) fn send_response(&self, frame: &[u8]) -> TarsResult<()> {
+        self.enqueue(frame)
+    }
+
+    /// Queues an unsolicited frame (a push) without waiting. When more than the configured
+    /// number of bytes is already waiting, the peer is not reading: the connection is closed
+    /// (the slow-consumer policy) and an error returned.
+    pub(crate) fn send_unsolicited(&self, frame: &[u8]) -> TarsResult<()> {
+        if self.unsent.load(Ordering::Acquire) + frame.len() > self.unsent_limit {
+            tracing::warn!(uid = self.uid, peer = %self.peer, "outbound queue full, closing slow consumer");
+            self.close_with(CloseReason::SlowConsumer);
+            return Err(TarsError::ConnectionClosed(format!(
+                "connection {} closed: slow consumer",
                 self.uid
-            ))),
+            )));
         }
+        self.enqueue(frame)
+    }
+
+    /// Swaps the queued frames into `batch` (which must be empty) for writing.
+    pub(crate) fn take_outbound(&self, batch: &mut BytesMut) {
+        std::mem::swap(&mut *self.outbound.lock().unwrap_or_else(|e| e.into_inner()), batch);
+    }
+
+    /// Records that `n` queued bytes were written.
+    pub(crate) fn written(&self, n: usize) {
+        self.unsent.fetch_sub(n, Ordering::AcqRel);
     }
 }
 
@@ -233,8 +264,8 @@ impl Current {
 
     /// Sends raw bytes on the connection as they are, at any time (third-party protocols).
     /// Fails if the connection is closed; a full outbound queue closes it (slow consumer).
-    pub fn send_response(&self, bytes: impl Into<Bytes>) -> TarsResult<()> {
-        self.conn.send_unsolicited(bytes.into())
+    pub fn send_response(&self, bytes: impl AsRef<[u8]>) -> TarsResult<()> {
+        self.conn.send_unsolicited(bytes.as_ref())
     }
 
     /// Sends a TARS push: a ResponsePacket with request id 0, iRet 0, `status["TARS_FUNC"] =

@@ -35,7 +35,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 use tokio::net::TcpListener;
-use tokio::sync::{mpsc, Semaphore};
+use tokio::sync::Semaphore;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 use tracing::{info, warn};
@@ -50,9 +50,9 @@ pub struct ServerConfig {
     pub max_in_flight_per_connection: u32,
     /// Requests of the whole server running at once; more are answered -9 (overload).
     pub max_in_flight: usize,
-    /// Frames (responses and pushes) queued per connection before the slow-consumer policy
-    /// closes it.
-    pub outbound_queue_frames: usize,
+    /// Bytes (responses and pushes) waiting to be written on one connection before a push
+    /// closes it under the slow-consumer policy.
+    pub outbound_queue_bytes: usize,
     /// Connections served at once; more are accepted and closed at once.
     pub max_connections: usize,
     /// How long a graceful shutdown waits for in-flight requests before closing anyway.
@@ -65,7 +65,7 @@ impl Default for ServerConfig {
             max_frame_len: DEFAULT_MAX_FRAME_LEN,
             max_in_flight_per_connection: 1024,
             max_in_flight: 64 * 1024,
-            outbound_queue_frames: 4096,
+            outbound_queue_bytes: 4 * 1024 * 1024,
             max_connections: 1 << 20,
             shutdown_timeout: Duration::from_secs(10),
         }
@@ -242,20 +242,19 @@ async fn accept_loop<P: ConnectionProtocol>(
             continue;
         };
         let local = stream.local_addr().unwrap_or(peer);
-        let (tx, rx) = mpsc::channel(shared.config.outbound_queue_frames);
         let uid = NEXT_UID.fetch_add(1, Ordering::Relaxed);
         let conn = Arc::new(Connection::new(
             uid,
             peer,
             local,
             name.clone(),
-            tx,
+            shared.config.outbound_queue_bytes,
             shared.config.max_in_flight_per_connection,
         ));
         let (shutdown, force_close) = (shared.shutdown.clone(), shared.force_close.clone());
         let protocol = protocol.clone();
         shared.tracker.spawn(async move {
-            run_connection(stream, conn, rx, protocol, shutdown, force_close, idle).await;
+            run_connection(stream, conn, protocol, shutdown, force_close, idle).await;
             drop(permit);
         });
     }

@@ -123,7 +123,7 @@ impl<P: PacketParser, S: RawServant> ConnectionProtocol for RawAdapter<P, S> {
                     let _permit = permit;
                     let (current, response) = call.await;
                     if let Some(response) = response {
-                        if current.conn.send_response(response).await.is_err() {
+                        if current.conn.send_response(&response).is_err() {
                             debug!(
                                 uid = current.uid(),
                                 "connection closed before the response was sent"

@@ -100,7 +100,7 @@ impl CurrentRegistry {
     pub fn broadcast(&self, frame: &Bytes) -> BroadcastReport {
         let mut report = BroadcastReport::default();
         for current in self.lock().values() {
-            match current.send_response(frame.clone()) {
+            match current.send_response(frame) {
                 Ok(()) => report.sent += 1,
                 Err(_) => report.failed += 1,
             }

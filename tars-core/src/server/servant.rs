@@ -148,7 +148,7 @@ impl ConnectionProtocol for TarsAdapter {
                     let mut frame = BytesMut::new();
                     write_reply(&current, result, &mut frame);
                     if !frame.is_empty()
-                        && current.conn.send_response(frame.freeze()).await.is_err()
+                        && current.conn.send_response(&frame).is_err()
                     {
                         debug!(
                             uid = current.uid(),
@@ -167,7 +167,7 @@ impl ConnectionProtocol for TarsAdapter {
             result_desc: protocol::RECONNECT_DESC.to_string(),
             ..ResponsePacket::default()
         });
-        let _ = conn.send_unsolicited(notice);
+        let _ = conn.send_unsolicited(&notice);
     }
 
     fn on_close(&self, current: &Current) {
