@@ -150,7 +150,14 @@ impl ClientConnection {
                 "request id {request_id} is already in flight"
             )));
         }
-        pending.insert(request_id, Waiter { reply, deadline, timeout });
+        pending.insert(
+            request_id,
+            Waiter {
+                reply,
+                deadline,
+                timeout,
+            },
+        );
         self.pending_count.store(pending.len(), Ordering::Release);
         Ok(rx)
     }
@@ -230,7 +237,10 @@ impl ClientConnection {
             Some(waiter) => {
                 let _ = waiter.reply.send(Ok(response));
             }
-            None => debug!(id = response.request_id, "response to no pending call dropped"),
+            None => debug!(
+                id = response.request_id,
+                "response to no pending call dropped"
+            ),
         }
     }
 

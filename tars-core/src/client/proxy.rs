@@ -7,8 +7,8 @@ use super::ClientConfig;
 use crate::endpoint::{Endpoint, ProxyTarget, Transport};
 use crate::error::{TarsError, TarsResult};
 use crate::protocol::{
-    encode_frame, encode_frame_into, ParamsReader, ParamsWriter, RequestPacket, ResponsePacket, NORMAL_PACKET,
-    ONEWAY_PACKET, TARS_PING, TARS_VERSION, TUP_VERSION,
+    encode_frame, encode_frame_into, ParamsReader, ParamsWriter, RequestPacket, ResponsePacket,
+    NORMAL_PACKET, ONEWAY_PACKET, TARS_PING, TARS_VERSION, TUP_VERSION,
 };
 use bytes::{Bytes, BytesMut};
 use std::collections::BTreeMap;
@@ -394,7 +394,11 @@ impl ServantProxy {
             other => other,
         };
         if self.options.oneway {
-            return conn.send_with(deadline, encode).await.map(|()| None).map_err(fix_timeout);
+            return conn
+                .send_with(deadline, encode)
+                .await
+                .map(|()| None)
+                .map_err(fix_timeout);
         }
         // The connection's task fails the call with a timeout at its deadline.
         let waiter = conn.register(request_id, deadline, timeout)?;
@@ -404,7 +408,9 @@ impl ServantProxy {
         }
         match waiter.await {
             Ok(response) => response.map(Some),
-            Err(_) => Err(TarsError::ConnectionClosed("connection dropped the call".into())),
+            Err(_) => Err(TarsError::ConnectionClosed(
+                "connection dropped the call".into(),
+            )),
         }
     }
 

@@ -4,12 +4,12 @@
 use crate::error::{TarsError, TarsResult};
 use crate::protocol::{encode_frame, ResponsePacket, STATUS_TARS_FUNC, TARS_VERSION};
 use bytes::Bytes;
+use bytes::BytesMut;
 use std::collections::BTreeMap;
 use std::fmt;
 use std::net::SocketAddr;
-use std::sync::{Arc, Mutex, OnceLock};
-use bytes::BytesMut;
 use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex, OnceLock};
 use tokio::sync::{Notify, OwnedSemaphorePermit, Semaphore};
 use tokio_util::sync::CancellationToken;
 
@@ -137,7 +137,10 @@ impl Connection {
     fn enqueue(&self, frame: &[u8]) -> TarsResult<()> {
         let mut out = self.outbound.lock().unwrap_or_else(|e| e.into_inner());
         if self.closed.is_cancelled() {
-            return Err(TarsError::ConnectionClosed(format!("connection {} closed", self.uid)));
+            return Err(TarsError::ConnectionClosed(format!(
+                "connection {} closed",
+                self.uid
+            )));
         }
         let was_empty = out.is_empty();
         out.extend_from_slice(frame);
@@ -172,7 +175,10 @@ impl Connection {
 
     /// Swaps the queued frames into `batch` (which must be empty) for writing.
     pub(crate) fn take_outbound(&self, batch: &mut BytesMut) {
-        std::mem::swap(&mut *self.outbound.lock().unwrap_or_else(|e| e.into_inner()), batch);
+        std::mem::swap(
+            &mut *self.outbound.lock().unwrap_or_else(|e| e.into_inner()),
+            batch,
+        );
     }
 
     /// Records that `n` queued bytes were written.

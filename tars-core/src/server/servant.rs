@@ -147,9 +147,7 @@ impl ConnectionProtocol for TarsAdapter {
                     let (current, result) = call.await;
                     let mut frame = BytesMut::new();
                     write_reply(&current, result, &mut frame);
-                    if !frame.is_empty()
-                        && current.conn.send_response(&frame).is_err()
-                    {
+                    if !frame.is_empty() && current.conn.send_response(&frame).is_err() {
                         debug!(
                             uid = current.uid(),
                             "connection closed before the response was sent"
