@@ -6,7 +6,7 @@ use super::current::{CloseReason, Connection, Current};
 use bytes::{Bytes, BytesMut};
 use std::sync::Arc;
 use std::time::Duration;
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::io::AsyncWriteExt;
 use tokio::net::TcpStream;
 use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
@@ -136,9 +136,6 @@ async fn drive<P: ConnectionProtocol>(
                         return CloseReason::Closed;
                     }
                 }
-                if read_buf.is_empty() && read_buf.capacity() > KEEP_BUFFER_CAPACITY {
-                    read_buf = BytesMut::new();
-                }
                 // Replies that were ready at once go out in one write, with anything queued.
                 if !write_buf.is_empty() {
                     if let Err(e) = flush(&mut writer, conn, &mut write_buf, &mut batch, &closed).await {
@@ -162,12 +159,40 @@ async fn read_more(
     reader: &mut tokio::net::tcp::ReadHalf<'_>,
     buf: &mut BytesMut,
 ) -> std::io::Result<usize> {
-    // Wait for data before reserving, so an idle connection holds no read buffer.
-    reader.readable().await?;
-    if buf.capacity() - buf.len() < READ_CHUNK {
-        buf.reserve(READ_CHUNK);
+    use std::io::ErrorKind::WouldBlock;
+    loop {
+        if buf.capacity() > buf.len() {
+            // Under load the next bytes are usually there already: no wait, no readiness poll.
+            match reader.try_read_buf(buf) {
+                Ok(n) => return Ok(n),
+                Err(e) if e.kind() == WouldBlock => {}
+                Err(e) => return Err(e),
+            }
+            // Nothing to read: an idle connection holds no read buffer while it waits.
+            if buf.is_empty() {
+                *buf = BytesMut::new();
+            }
+        }
+        reader.readable().await?;
+        if buf.capacity() == 0 {
+            // Readiness can be reported with nothing to read (a fresh connection is): probe
+            // on the stack before taking a heap buffer.
+            let mut probe = [0u8; 1024];
+            match reader.try_read(&mut probe) {
+                Ok(0) => return Ok(0),
+                Ok(n) => {
+                    buf.reserve(READ_CHUNK);
+                    buf.extend_from_slice(&probe[..n]);
+                    return Ok(n);
+                }
+                Err(e) if e.kind() == WouldBlock => continue,
+                Err(e) => return Err(e),
+            }
+        }
+        if buf.capacity() - buf.len() < READ_CHUNK / 2 {
+            buf.reserve(READ_CHUNK);
+        }
     }
-    reader.read_buf(buf).await
 }
 
 /// Writes the replies made on this task (`local`) and every frame queued on the connection,

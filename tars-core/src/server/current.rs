@@ -1,6 +1,7 @@
 //! [`Current`]: a cheap, cloneable handle to the connection a request came in on, plus that
 //! request's details. It outlives the request, so a servant can keep it and push later.
 
+use super::limit::{InFlight, InFlightGuard};
 use crate::error::{TarsError, TarsResult};
 use crate::protocol::{encode_frame, ResponsePacket, STATUS_TARS_FUNC, TARS_VERSION};
 use bytes::Bytes;
@@ -10,7 +11,7 @@ use std::fmt;
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, OnceLock};
-use tokio::sync::{Notify, OwnedSemaphorePermit, Semaphore};
+use tokio::sync::Notify;
 use tokio_util::sync::CancellationToken;
 
 /// Why a connection closed.
@@ -64,8 +65,7 @@ pub(crate) struct Connection {
     closed: CancellationToken,
     close_reason: OnceLock<CloseReason>,
     close_hooks: Mutex<Vec<CloseHook>>,
-    in_flight: Arc<Semaphore>,
-    max_in_flight: u32,
+    in_flight: Arc<InFlight>,
 }
 
 impl Connection {
@@ -89,20 +89,19 @@ impl Connection {
             closed: CancellationToken::new(),
             close_reason: OnceLock::new(),
             close_hooks: Mutex::new(Vec::new()),
-            in_flight: Arc::new(Semaphore::new(max_in_flight as usize)),
-            max_in_flight,
+            in_flight: InFlight::new(max_in_flight as usize),
         }
     }
 
     /// Takes one of this connection's in-flight slots, or `None` when all are taken (the
     /// request is then answered with an overload code instead of queueing without bound).
-    pub(crate) fn try_begin_request(&self) -> Option<OwnedSemaphorePermit> {
-        self.in_flight.clone().try_acquire_owned().ok()
+    pub(crate) fn try_begin_request(&self) -> Option<InFlightGuard> {
+        self.in_flight.try_begin()
     }
 
     /// Resolves once no request of this connection is in flight.
     pub(crate) async fn drained(&self) {
-        let _ = self.in_flight.acquire_many(self.max_in_flight).await;
+        self.in_flight.drained().await
     }
 
     pub(crate) fn closed_token(&self) -> &CancellationToken {

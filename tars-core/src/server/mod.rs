@@ -15,6 +15,7 @@
 
 mod connection;
 mod current;
+mod limit;
 mod raw;
 mod registry;
 mod servant;
@@ -154,7 +155,7 @@ impl ServerBuilder {
         let shutdown = CancellationToken::new();
         let tracker = TaskTracker::new();
         let shared = Arc::new(Shared {
-            in_flight: Arc::new(Semaphore::new(config.max_in_flight)),
+            in_flight: limit::InFlight::new(config.max_in_flight),
             connections: Arc::new(Semaphore::new(config.max_connections)),
             config: config.clone(),
             shutdown: shutdown.clone(),
@@ -205,7 +206,7 @@ impl ServerBuilder {
 
 struct Shared {
     config: Arc<ServerConfig>,
-    in_flight: Arc<Semaphore>,
+    in_flight: Arc<limit::InFlight>,
     connections: Arc<Semaphore>,
     shutdown: CancellationToken,
     /// Cancelled when a graceful shutdown ran out of time: connections close at once.

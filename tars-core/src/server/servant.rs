@@ -18,7 +18,6 @@ use std::pin::Pin;
 use std::sync::{Arc, Mutex};
 use std::task::{Context, Poll, Waker};
 use std::time::{Duration, Instant};
-use tokio::sync::Semaphore;
 use tracing::{debug, warn};
 
 /// A boxed, sendable future.
@@ -50,7 +49,7 @@ pub(crate) struct TarsAdapter {
     pub(crate) servant_name: Arc<str>,
     pub(crate) servant: Arc<dyn Servant>,
     pub(crate) framing: LengthPrefix,
-    pub(crate) server_in_flight: Arc<Semaphore>,
+    pub(crate) server_in_flight: Arc<super::limit::InFlight>,
 }
 
 impl ConnectionProtocol for TarsAdapter {
@@ -121,9 +120,7 @@ impl ConnectionProtocol for TarsAdapter {
         }
         let permits = self
             .server_in_flight
-            .clone()
-            .try_acquire_owned()
-            .ok()
+            .try_begin()
             .zip(conn.try_begin_request());
         let Some(permits) = permits else {
             debug!(uid = conn.uid, "overloaded, answering -9");
