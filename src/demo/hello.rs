@@ -166,7 +166,10 @@ impl Hello for HelloImpl {
 
     async fn slow(&self, ms: i32, waited: &mut i32) -> TarsResult<i32> {
         if !(0..=MAX_SLOW_MS).contains(&ms) {
-            return Err(TarsError::ret(1, format!("ms must be within 0..={MAX_SLOW_MS}")));
+            return Err(TarsError::ret(
+                1,
+                format!("ms must be within 0..={MAX_SLOW_MS}"),
+            ));
         }
         tokio::time::sleep(Duration::from_millis(ms as u64)).await;
         *waited = ms;

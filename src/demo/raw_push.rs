@@ -23,7 +23,11 @@ const HEADER: usize = 8;
 
 /// The protocol's framing: the length counts the whole frame; the body holds at least the id.
 pub fn framing() -> LengthPrefix {
-    LengthPrefix { includes_header: true, min_body: 4, max_frame: MAX_FRAME }
+    LengthPrefix {
+        includes_header: true,
+        min_body: 4,
+        max_frame: MAX_FRAME,
+    }
 }
 
 /// Encodes one frame.
@@ -101,6 +105,11 @@ impl ResponseDecoder for DemoResponseDecoder {
             return Ok(None);
         };
         let (id, payload) = decode(&frame);
-        Ok(Some(ResponsePacket { version: 1, request_id: id as i32, buffer: payload, ..ResponsePacket::default() }))
+        Ok(Some(ResponsePacket {
+            version: 1,
+            request_id: id as i32,
+            buffer: payload,
+            ..ResponsePacket::default()
+        }))
     }
 }

@@ -13,7 +13,11 @@ pub fn example_bin(name: &str) -> PathBuf {
     let exe = std::env::current_exe().expect("test binary path");
     let dir = exe.parent().and_then(Path::parent).expect("target dir");
     let path = dir.join("examples").join(name);
-    assert!(path.exists(), "example {name} not built at {}", path.display());
+    assert!(
+        path.exists(),
+        "example {name} not built at {}",
+        path.display()
+    );
     path
 }
 
@@ -35,7 +39,10 @@ impl Drop for ChildGuard {
 impl ChildGuard {
     /// Sends SIGTERM (graceful stop) and waits for the exit.
     pub fn terminate(&mut self) -> std::process::ExitStatus {
-        let _ = Command::new("kill").arg("-TERM").arg(self.child.id().to_string()).status();
+        let _ = Command::new("kill")
+            .arg("-TERM")
+            .arg(self.child.id().to_string())
+            .status();
         self.child.wait().expect("wait child")
     }
 }
@@ -43,8 +50,12 @@ impl ChildGuard {
 /// Starts `cmd`, waits (up to 60 s) for its `listening tcp -h H -p PORT` line and returns it
 /// with that port. Later stdout lines are collected in the background.
 pub fn spawn_listening(mut cmd: Command) -> ChildGuard {
-    cmd.stdout(Stdio::piped()).stderr(Stdio::inherit()).stdin(Stdio::null());
-    let mut child = cmd.spawn().unwrap_or_else(|e| panic!("cannot start {cmd:?}: {e}"));
+    cmd.stdout(Stdio::piped())
+        .stderr(Stdio::inherit())
+        .stdin(Stdio::null());
+    let mut child = cmd
+        .spawn()
+        .unwrap_or_else(|e| panic!("cannot start {cmd:?}: {e}"));
     let stdout = child.stdout.take().expect("piped stdout");
     let (tx, rx) = std::sync::mpsc::channel();
     let rest = std::thread::spawn(move || {
@@ -53,7 +64,10 @@ pub fn spawn_listening(mut cmd: Command) -> ChildGuard {
         let mut rest = Vec::new();
         for line in lines.by_ref().map_while(Result::ok) {
             if !port_sent {
-                if let Some(port) = line.strip_prefix("listening tcp -h ").and_then(|l| l.rsplit(' ').next()) {
+                if let Some(port) = line
+                    .strip_prefix("listening tcp -h ")
+                    .and_then(|l| l.rsplit(' ').next())
+                {
                     let _ = tx.send(port.parse::<u16>().ok());
                     port_sent = true;
                     continue;
@@ -73,25 +87,42 @@ pub fn spawn_listening(mut cmd: Command) -> ChildGuard {
             panic!("{cmd:?} did not print `listening tcp -h H -p PORT` ({other:?})");
         }
     };
-    ChildGuard { child, port, stdout_rest: Some(rest) }
+    ChildGuard {
+        child,
+        port,
+        stdout_rest: Some(rest),
+    }
 }
 
 /// Runs `cmd` to completion within `limit`, returning (success, stdout).
 pub fn run_with_timeout(mut cmd: Command, limit: Duration) -> (bool, String) {
-    cmd.stdout(Stdio::piped()).stderr(Stdio::piped()).stdin(Stdio::null());
-    let mut child = cmd.spawn().unwrap_or_else(|e| panic!("cannot start {cmd:?}: {e}"));
+    cmd.stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .stdin(Stdio::null());
+    let mut child = cmd
+        .spawn()
+        .unwrap_or_else(|e| panic!("cannot start {cmd:?}: {e}"));
     let started = Instant::now();
     loop {
         if let Some(status) = child.try_wait().expect("wait") {
             let out = child.wait_with_output().expect("output");
             let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
             let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
-            return (status.success(), format!("{stdout}\n--- stderr ---\n{stderr}"));
+            return (
+                status.success(),
+                format!("{stdout}\n--- stderr ---\n{stderr}"),
+            );
         }
         if started.elapsed() > limit {
             let _ = child.kill();
             let out = child.wait_with_output().expect("output");
-            return (false, format!("timed out after {limit:?}\n{}", String::from_utf8_lossy(&out.stdout)));
+            return (
+                false,
+                format!(
+                    "timed out after {limit:?}\n{}",
+                    String::from_utf8_lossy(&out.stdout)
+                ),
+            );
         }
         std::thread::sleep(Duration::from_millis(20));
     }
@@ -106,7 +137,9 @@ pub fn node_peer_dir() -> PathBuf {
     let _guard = LOCK.lock().unwrap_or_else(|e| e.into_inner());
     READY
         .get_or_init(|| {
-            let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests").join("node");
+            let dir = Path::new(env!("CARGO_MANIFEST_DIR"))
+                .join("tests")
+                .join("node");
             let installed = |d: &Path| {
                 d.join("node_modules/@tars/stream/package.json").exists()
                     && d.join("node_modules/@tars/rpc/package.json").exists()
@@ -120,12 +153,18 @@ pub fn node_peer_dir() -> PathBuf {
                     .args([sub, "--no-audit", "--no-fund", "--loglevel=error"])
                     .current_dir(&dir)
                     .status()
-                    .unwrap_or_else(|e| panic!("npm is required for the Tars.js interop tests: {e}"));
+                    .unwrap_or_else(|e| {
+                        panic!("npm is required for the Tars.js interop tests: {e}")
+                    });
                 if !status.success() {
                     eprintln!("npm {sub} failed in {} (attempt {attempt})", dir.display());
                 }
             }
-            assert!(installed(&dir), "could not install @tars/stream and @tars/rpc in {}", dir.display());
+            assert!(
+                installed(&dir),
+                "could not install @tars/stream and @tars/rpc in {}",
+                dir.display()
+            );
             dir
         })
         .clone()
