@@ -20,7 +20,9 @@ struct Checks {
 
 impl Checks {
     fn wanted(&self, method: &str) -> bool {
-        self.only.as_ref().is_none_or(|only| only.iter().any(|m| m == method))
+        self.only
+            .as_ref()
+            .is_none_or(|only| only.iter().any(|m| m == method))
     }
 
     fn report(&mut self, name: &str, outcome: Result<(), String>) {
@@ -71,8 +73,18 @@ fn full_all_types() -> AllTypes {
         s: "héllo 世界".into(),
         bin: (0..=255u8).collect(),
         ints: vec![0, 1, -1, 127, 128, -129, 32768, i32::MAX, i32::MIN],
-        dict: BTreeMap::from([("k".to_string(), "v".to_string()), (String::new(), "empty".to_string())]),
-        people: vec![full_person(), Person { name: "p".into(), age: -1, ..Person::default() }],
+        dict: BTreeMap::from([
+            ("k".to_string(), "v".to_string()),
+            (String::new(), "empty".to_string()),
+        ]),
+        people: vec![
+            full_person(),
+            Person {
+                name: "p".into(),
+                age: -1,
+                ..Person::default()
+            },
+        ],
         u32v: u32::MAX,
         color: Color::Blue,
         by_id: BTreeMap::from([(-7, full_person()), (3, Person::default())]),
@@ -83,9 +95,17 @@ fn full_all_types() -> AllTypes {
 async fn run(proxy: &HelloProxy, checks: &mut Checks) {
     if checks.wanted("sayHello") {
         let long = "n".repeat(300);
-        for (name, arg) in [("empty", ""), ("world", "world"), ("300_bytes", long.as_str()), ("utf8", "héllo 世界")] {
+        for (name, arg) in [
+            ("empty", ""),
+            ("world", "world"),
+            ("300_bytes", long.as_str()),
+            ("utf8", "héllo 世界"),
+        ] {
             let got = proxy.say_hello(arg).await;
-            checks.report(&format!("sayHello.{name}"), expect_eq(got, (0, format!("hello {arg}"))));
+            checks.report(
+                &format!("sayHello.{name}"),
+                expect_eq(got, (0, format!("hello {arg}"))),
+            );
         }
     }
     if checks.wanted("add") {
@@ -98,24 +118,46 @@ async fn run(proxy: &HelloProxy, checks: &mut Checks) {
             ("wide", 70000, -32769, 37231),
         ];
         for (name, a, b, sum) in cases {
-            checks.report(&format!("add.{name}"), expect_eq(proxy.add(a, b).await, (0, sum)));
+            checks.report(
+                &format!("add.{name}"),
+                expect_eq(proxy.add(a, b).await, (0, sum)),
+            );
         }
     }
     if checks.wanted("echoBytes") {
         let all: Vec<u8> = (0..1000u32).map(|i| i as u8).collect();
         for (name, data) in [("empty", vec![]), ("three", vec![1, 2, 3]), ("1000", all)] {
             let got = proxy.echo_bytes(&data).await;
-            checks.report(&format!("echoBytes.{name}"), expect_eq(got, (0, data.clone())));
+            checks.report(
+                &format!("echoBytes.{name}"),
+                expect_eq(got, (0, data.clone())),
+            );
         }
     }
     if checks.wanted("echoStruct") {
-        for (name, p) in [("full", full_person()), ("minimal", Person { name: "m".into(), age: 1, ..Person::default() })] {
+        for (name, p) in [
+            ("full", full_person()),
+            (
+                "minimal",
+                Person {
+                    name: "m".into(),
+                    age: 1,
+                    ..Person::default()
+                },
+            ),
+        ] {
             let got = proxy.echo_struct(&p).await;
-            checks.report(&format!("echoStruct.{name}"), expect_eq(got, (0, p.clone())));
+            checks.report(
+                &format!("echoStruct.{name}"),
+                expect_eq(got, (0, p.clone())),
+            );
         }
     }
     if checks.wanted("echoAll") {
-        for (name, v) in [("full", full_all_types()), ("defaults", AllTypes::default())] {
+        for (name, v) in [
+            ("full", full_all_types()),
+            ("defaults", AllTypes::default()),
+        ] {
             let got = proxy.echo_all(&v).await;
             checks.report(&format!("echoAll.{name}"), expect_eq(got, (0, v.clone())));
         }
@@ -130,18 +172,26 @@ async fn run(proxy: &HelloProxy, checks: &mut Checks) {
         let took = started.elapsed();
         let outcome = match fast {
             Ok((0, 3)) if took < Duration::from_millis(500) && !slow.is_finished() => Ok(()),
-            Ok(r) => Err(format!("fast call returned {r:?} after {took:?} (slow finished: {})", slow.is_finished())),
+            Ok(r) => Err(format!(
+                "fast call returned {r:?} after {took:?} (slow finished: {})",
+                slow.is_finished()
+            )),
             Err(e) => Err(e.to_string()),
         };
         checks.report("slow.head_of_line", outcome);
-        let slow_result = slow.await.map_err(|e| TarsError::Invalid(e.to_string())).and_then(|r| r);
+        let slow_result = slow
+            .await
+            .map_err(|e| TarsError::Invalid(e.to_string()))
+            .and_then(|r| r);
         checks.report("slow.1000ms", expect_eq(slow_result, (0, 1000)));
     }
     if checks.wanted("notify") || checks.wanted("lastNotify") {
         let msg = format!("note-{}", std::process::id());
         let sent = proxy.oneway().notify(&msg).await;
         // One-way calls are not answered: poll until the server has seen it.
-        let mut outcome = sent.map_err(|e| e.to_string()).and(Err("never seen".to_string()));
+        let mut outcome = sent
+            .map_err(|e| e.to_string())
+            .and(Err("never seen".to_string()));
         for _ in 0..50 {
             match proxy.last_notify().await {
                 Ok((0, got)) if got == msg => {
@@ -193,7 +243,11 @@ async fn main() {
     if cli::switch("tup") {
         proxy = proxy.tup();
     }
-    let mut checks = Checks { only, failed: 0, passed: 0 };
+    let mut checks = Checks {
+        only,
+        failed: 0,
+        passed: 0,
+    };
     if let Err(e) = proxy.tars_ping().await {
         println!("FAIL tars_ping: {e}");
         std::process::exit(1);
@@ -203,5 +257,9 @@ async fn main() {
         Err(_) => checks.report("all", Err("checks did not finish within 60 s".into())),
     }
     println!("{} passed, {} failed", checks.passed, checks.failed);
-    std::process::exit(if checks.failed == 0 && checks.passed > 0 { 0 } else { 1 });
+    std::process::exit(if checks.failed == 0 && checks.passed > 0 {
+        0
+    } else {
+        1
+    });
 }

@@ -14,7 +14,8 @@ use tars_rs::demo::hello::{HelloImpl, HelloServant, HELLO_OBJ};
 #[tokio::main]
 async fn main() {
     cli::init_logging();
-    let endpoint = cli::flag("endpoint").unwrap_or_else(|| "tcp -h 127.0.0.1 -p 10015 -t 60000".into());
+    let endpoint =
+        cli::flag("endpoint").unwrap_or_else(|| "tcp -h 127.0.0.1 -p 10015 -t 60000".into());
     let server = match Server::builder()
         .servant(HELLO_OBJ, endpoint, HelloServant::new(HelloImpl::default()))
         .start()

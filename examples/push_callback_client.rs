@@ -58,13 +58,22 @@ async fn main() {
         }
     };
     let (seen, mut pushes) = mpsc::unbounded_channel();
-    proxy.servant_proxy().set_push_callback(PushPrxDispatcher::new(Printer { seen }));
-    let options = SubscribeOptions { all_endpoints: cli::switch("all-endpoints"), ..SubscribeOptions::default() };
-    let _subscription = proxy.servant_proxy().subscribe(options, |pinned| async move {
-        let ret = HelloProxy::from_servant_proxy(pinned).register_push().await?;
-        tracing::info!(ret, "registerPush answered");
-        Ok(())
-    });
+    proxy
+        .servant_proxy()
+        .set_push_callback(PushPrxDispatcher::new(Printer { seen }));
+    let options = SubscribeOptions {
+        all_endpoints: cli::switch("all-endpoints"),
+        ..SubscribeOptions::default()
+    };
+    let _subscription = proxy
+        .servant_proxy()
+        .subscribe(options, |pinned| async move {
+            let ret = HelloProxy::from_servant_proxy(pinned)
+                .register_push()
+                .await?;
+            tracing::info!(ret, "registerPush answered");
+            Ok(())
+        });
     let received = tokio::time::timeout(timeout, async {
         for _ in 0..count {
             if pushes.recv().await.is_none() {

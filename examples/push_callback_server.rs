@@ -17,7 +17,8 @@ use tars_rs::demo::push_callback::{HelloServant, PushServer, PUSH_OBJ};
 #[tokio::main]
 async fn main() {
     cli::init_logging();
-    let endpoint = cli::flag("endpoint").unwrap_or_else(|| "tcp -h 127.0.0.1 -p 9316 -t 60000".into());
+    let endpoint =
+        cli::flag("endpoint").unwrap_or_else(|| "tcp -h 127.0.0.1 -p 9316 -t 60000".into());
     let interval = Duration::from_millis(cli::number_flag("interval-ms", 1000u64).max(1));
     let servant = PushServer::default();
     let server = match Server::builder()

@@ -42,7 +42,10 @@ async fn main() {
     proxy.set_response_decoder(DemoResponseDecoder);
     let (pushed, mut pushes) = mpsc::unbounded_channel();
     proxy.set_push_callback(move |_: &Endpoint, push: ResponsePacket| {
-        print_line(format!("push body={}", String::from_utf8_lossy(&push.buffer)));
+        print_line(format!(
+            "push body={}",
+            String::from_utf8_lossy(&push.buffer)
+        ));
         let _ = pushed.send(());
     });
 
@@ -53,10 +56,19 @@ async fn main() {
             loop {
                 ticker.tick().await;
                 let id = proxy.gen_request_id();
-                proxy.rpc_call_async(id, "heartbeat", Bytes::from_static(b"heartbeat"), move |result| match result {
-                    Ok(r) => print_line(format!("response id={} body={}", r.request_id, String::from_utf8_lossy(&r.buffer))),
-                    Err(e) => eprintln!("heartbeat {id} failed: {e}"),
-                });
+                proxy.rpc_call_async(
+                    id,
+                    "heartbeat",
+                    Bytes::from_static(b"heartbeat"),
+                    move |result| match result {
+                        Ok(r) => print_line(format!(
+                            "response id={} body={}",
+                            r.request_id,
+                            String::from_utf8_lossy(&r.buffer)
+                        )),
+                        Err(e) => eprintln!("heartbeat {id} failed: {e}"),
+                    },
+                );
             }
         })
     };

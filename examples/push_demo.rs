@@ -12,7 +12,9 @@ use std::time::Duration;
 use tars_core::client::SubscribeOptions;
 use tars_core::prelude::*;
 use tars_rs::cli;
-use tars_rs::demo::push_callback::{HelloProxy, HelloServant, PushPrxCallback, PushPrxDispatcher, PushServer, PUSH_OBJ};
+use tars_rs::demo::push_callback::{
+    HelloProxy, HelloServant, PushPrxCallback, PushPrxDispatcher, PushServer, PUSH_OBJ,
+};
 use tokio::sync::mpsc;
 
 struct Printer(mpsc::UnboundedSender<()>);
@@ -33,19 +35,32 @@ async fn main() -> TarsResult<()> {
 
     let servant = PushServer::default();
     let server = Server::builder()
-        .servant(PUSH_OBJ, "tcp -h 127.0.0.1 -p 0 -t 60000", HelloServant::new(servant.clone()))
+        .servant(
+            PUSH_OBJ,
+            "tcp -h 127.0.0.1 -p 0 -t 60000",
+            HelloServant::new(servant.clone()),
+        )
         .start()
         .await?;
     let endpoint = server.endpoint(PUSH_OBJ).expect("bound").clone();
     println!("listening tcp -h {} -p {}", endpoint.host, endpoint.port);
     let pusher = servant.start_pushing(interval);
 
-    let proxy: HelloProxy = Communicator::new().string_to_proxy(&format!("{PUSH_OBJ}@{endpoint}"))?;
+    let proxy: HelloProxy =
+        Communicator::new().string_to_proxy(&format!("{PUSH_OBJ}@{endpoint}"))?;
     let (seen, mut pushes) = mpsc::unbounded_channel();
-    proxy.servant_proxy().set_push_callback(PushPrxDispatcher::new(Printer(seen)));
-    let subscription = proxy.servant_proxy().subscribe(SubscribeOptions::default(), |pinned| async move {
-        HelloProxy::from_servant_proxy(pinned).register_push().await.map(|_| ())
-    });
+    proxy
+        .servant_proxy()
+        .set_push_callback(PushPrxDispatcher::new(Printer(seen)));
+    let subscription =
+        proxy
+            .servant_proxy()
+            .subscribe(SubscribeOptions::default(), |pinned| async move {
+                HelloProxy::from_servant_proxy(pinned)
+                    .register_push()
+                    .await
+                    .map(|_| ())
+            });
     let got_all = tokio::time::timeout(interval * (count as u32 + 10), async {
         for _ in 0..count {
             pushes.recv().await;

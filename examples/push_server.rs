@@ -16,7 +16,8 @@ use tars_rs::demo::raw_push::{framing, RawPushServer, RAW_PUSH_OBJ};
 #[tokio::main]
 async fn main() {
     cli::init_logging();
-    let endpoint = cli::flag("endpoint").unwrap_or_else(|| "tcp -h 127.0.0.1 -p 9300 -t 60000".into());
+    let endpoint =
+        cli::flag("endpoint").unwrap_or_else(|| "tcp -h 127.0.0.1 -p 9300 -t 60000".into());
     let interval = Duration::from_millis(cli::number_flag("push-interval-ms", 1000u64).max(1));
     let servant = RawPushServer::default();
     let server = match Server::builder()

@@ -5,3 +5,8 @@
 pub mod cli;
 pub mod demo;
 pub use tars_core;
+
+/// The codec guide, `docs/codec.md`: compiled here so that its examples run as doctests.
+#[cfg(doctest)]
+#[doc = include_str!("../docs/codec.md")]
+pub struct CodecGuide;

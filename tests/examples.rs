@@ -8,19 +8,36 @@ use std::process::{Command, Stdio};
 use std::time::Duration;
 
 fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
 }
 
 #[test]
 fn push_callback_client_receives_pushes() {
     let mut server = Command::new(example_bin("push_callback_server"));
-    server.args(["--endpoint", "tcp -h 127.0.0.1 -p 0 -t 60000", "--interval-ms", "100"]);
+    server.args([
+        "--endpoint",
+        "tcp -h 127.0.0.1 -p 0 -t 60000",
+        "--interval-ms",
+        "100",
+    ]);
     let server = spawn_listening(server);
     let mut client = Command::new(example_bin("push_callback_client"));
-    client.arg(format!("TestApp.PushCallbackServer.PushObj@tcp -h 127.0.0.1 -p {}", server.port)).args(["--count", "3"]);
+    client
+        .arg(format!(
+            "TestApp.PushCallbackServer.PushObj@tcp -h 127.0.0.1 -p {}",
+            server.port
+        ))
+        .args(["--count", "3"]);
     let (ok, out) = run_with_timeout(client, Duration::from_secs(60));
     assert!(ok, "client failed:\n{out}");
-    let pushes = out.lines().filter(|l| *l == "push ret=0 sRsp=push message").count();
+    let pushes = out
+        .lines()
+        .filter(|l| *l == "push ret=0 sRsp=push message")
+        .count();
     assert_eq!(pushes, 3, "{out}");
 }
 
@@ -35,7 +52,9 @@ fn push_callback_client_survives_server_restart() {
     };
     let mut server = spawn_listening(server_cmd());
     let mut client = Command::new(example_bin("push_callback_client"))
-        .arg(format!("TestApp.PushCallbackServer.PushObj@tcp -h 127.0.0.1 -p {port}"))
+        .arg(format!(
+            "TestApp.PushCallbackServer.PushObj@tcp -h 127.0.0.1 -p {port}"
+        ))
         .args(["--count", "10", "--timeout-ms", "30000"])
         .stdout(Stdio::piped())
         .stderr(Stdio::null())
@@ -43,7 +62,10 @@ fn push_callback_client_survives_server_restart() {
         .unwrap();
     let mut lines = BufReader::new(client.stdout.take().unwrap()).lines();
     for _ in 0..3 {
-        assert_eq!(lines.next().unwrap().unwrap(), "push ret=0 sRsp=push message");
+        assert_eq!(
+            lines.next().unwrap().unwrap(),
+            "push ret=0 sRsp=push message"
+        );
     }
     assert!(server.terminate().success(), "graceful shutdown exits 0");
     let _server = spawn_listening(server_cmd());
@@ -55,16 +77,33 @@ fn push_callback_client_survives_server_restart() {
 #[test]
 fn push_client_gets_responses_and_pushes() {
     let mut server = Command::new(example_bin("push_server"));
-    server.args(["--endpoint", "tcp -h 127.0.0.1 -p 0 -t 60000", "--push-interval-ms", "150"]);
+    server.args([
+        "--endpoint",
+        "tcp -h 127.0.0.1 -p 0 -t 60000",
+        "--push-interval-ms",
+        "150",
+    ]);
     let server = spawn_listening(server);
     let mut client = Command::new(example_bin("push_client"));
     client
-        .arg(format!("TestApp.PushServer.TestPushServantObj@tcp -h 127.0.0.1 -p {}", server.port))
+        .arg(format!(
+            "TestApp.PushServer.TestPushServantObj@tcp -h 127.0.0.1 -p {}",
+            server.port
+        ))
         .args(["--heartbeat-ms", "50", "--count", "3"]);
     let (ok, out) = run_with_timeout(client, Duration::from_secs(60));
     assert!(ok, "client failed:\n{out}");
-    assert_eq!(out.lines().filter(|l| *l == "push body=hello world").count(), 3, "{out}");
-    assert!(out.lines().any(|l| l == "response id=1 body=heartbeat"), "{out}");
+    assert_eq!(
+        out.lines()
+            .filter(|l| *l == "push body=hello world")
+            .count(),
+        3,
+        "{out}"
+    );
+    assert!(
+        out.lines().any(|l| l == "response id=1 body=heartbeat"),
+        "{out}"
+    );
 }
 
 #[test]
@@ -73,5 +112,11 @@ fn push_demo_runs() {
     demo.args(["--interval-ms", "50", "--count", "3"]);
     let (ok, out) = run_with_timeout(demo, Duration::from_secs(60));
     assert!(ok, "{out}");
-    assert_eq!(out.lines().filter(|l| *l == "push ret=0 sRsp=push message").count(), 3, "{out}");
+    assert_eq!(
+        out.lines()
+            .filter(|l| *l == "push ret=0 sRsp=push message")
+            .count(),
+        3,
+        "{out}"
+    );
 }

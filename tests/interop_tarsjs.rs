@@ -10,9 +10,15 @@ use std::time::Duration;
 const OBJ: &str = "Test.HelloServer.HelloObj";
 
 fn assert_all_ok(what: &str, (success, output): (bool, String)) {
-    let checks: Vec<&str> = output.lines().filter(|l| l.starts_with("ok ") || l.starts_with("FAIL ")).collect();
+    let checks: Vec<&str> = output
+        .lines()
+        .filter(|l| l.starts_with("ok ") || l.starts_with("FAIL "))
+        .collect();
     let failures: Vec<&&str> = checks.iter().filter(|l| l.starts_with("FAIL ")).collect();
-    assert!(success && failures.is_empty() && checks.len() >= 20, "{what} failed:\n{output}");
+    assert!(
+        success && failures.is_empty() && checks.len() >= 20,
+        "{what} failed:\n{output}"
+    );
 }
 
 fn rust_server() -> common::ChildGuard {
@@ -25,7 +31,10 @@ fn rust_server() -> common::ChildGuard {
 fn tarsjs_client_calls_rust_server_over_tars() {
     let server = rust_server();
     let target = format!("{OBJ}@tcp -h 127.0.0.1 -p {}", server.port);
-    assert_all_ok("Tars.js client (TARS)", run_with_timeout(node("hello_client.js", &[&target]), Duration::from_secs(60)));
+    assert_all_ok(
+        "Tars.js client (TARS)",
+        run_with_timeout(node("hello_client.js", &[&target]), Duration::from_secs(60)),
+    );
 }
 
 #[test]
@@ -34,7 +43,10 @@ fn tarsjs_client_calls_rust_server_over_tup() {
     let target = format!("{OBJ}@tcp -h 127.0.0.1 -p {}", server.port);
     assert_all_ok(
         "Tars.js client (TUP v3)",
-        run_with_timeout(node("hello_client.js", &[&target, "--tup"]), Duration::from_secs(60)),
+        run_with_timeout(
+            node("hello_client.js", &[&target, "--tup"]),
+            Duration::from_secs(60),
+        ),
     );
 }
 
@@ -45,6 +57,9 @@ fn rust_client_calls_tarsjs_server() {
     for extra in [None, Some("--tup")] {
         let mut cmd = Command::new(example_bin("hello_client"));
         cmd.arg(&target).args(extra);
-        assert_all_ok(&format!("hello_client {extra:?} against Tars.js"), run_with_timeout(cmd, Duration::from_secs(60)));
+        assert_all_ok(
+            &format!("hello_client {extra:?} against Tars.js"),
+            run_with_timeout(cmd, Duration::from_secs(60)),
+        );
     }
 }

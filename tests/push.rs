@@ -2,18 +2,18 @@
 //! 10,000 connections, the slow-consumer policy, and subscriptions that survive a server
 //! restart, a graceful shutdown and several server instances.
 
+use futures_util::future::join_all;
 use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
-use futures_util::future::join_all;
 use tars_core::client::SubscribeOptions;
 use tars_core::prelude::*;
 use tars_core::protocol::{encode_frame, RequestPacket};
 use tars_core::server::{CloseReason, ServerConfig};
 use tars_rs::demo::push_callback::{
-    Hello, HelloProxy, HelloServant, PushPrxCallback, PushPrxDispatcher, PushSender, PushServer, PUSH_MESSAGE,
-    PUSH_OBJ,
+    Hello, HelloProxy, HelloServant, PushPrxCallback, PushPrxDispatcher, PushSender, PushServer,
+    PUSH_MESSAGE, PUSH_OBJ,
 };
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
@@ -21,7 +21,9 @@ use tokio::net::TcpStream;
 const LIMIT: Duration = Duration::from_secs(60);
 
 async fn within<T>(what: &str, fut: impl std::future::Future<Output = T>) -> T {
-    tokio::time::timeout(LIMIT, fut).await.unwrap_or_else(|_| panic!("{what} did not finish within {LIMIT:?}"))
+    tokio::time::timeout(LIMIT, fut)
+        .await
+        .unwrap_or_else(|_| panic!("{what} did not finish within {LIMIT:?}"))
 }
 
 /// Polls `cond` every 10 ms until it holds or `LIMIT` passes.
@@ -42,13 +44,18 @@ trait Sample {
 #[test]
 fn push_frame_matches_reference_bytes() {
     // tars-protocol.md §6.2: testPush(out string msg) with ret 0 and msg "hi".
-    let mut want = vec![0x00, 0x00, 0x00, 0x2B, 0x10, 0x01, 0x2C, 0x3C, 0x4C, 0x5C, 0x6D, 0x00, 0x00, 0x05, 0x0C];
+    let mut want = vec![
+        0x00, 0x00, 0x00, 0x2B, 0x10, 0x01, 0x2C, 0x3C, 0x4C, 0x5C, 0x6D, 0x00, 0x00, 0x05, 0x0C,
+    ];
     want.extend([0x16, 0x02, b'h', b'i', 0x78, 0x00, 0x01, 0x06, 0x09]);
     want.extend(b"TARS_FUNC");
     want.extend([0x16, 0x08]);
     want.extend(b"testPush");
     assert_eq!(SampleSender::test_push_frame(0, "hi").as_ref(), &want[..]);
-    assert_eq!(PushSender::push_msg_frame(0, PUSH_MESSAGE), PushSender::push_msg_frame(0, PUSH_MESSAGE));
+    assert_eq!(
+        PushSender::push_msg_frame(0, PUSH_MESSAGE),
+        PushSender::push_msg_frame(0, PUSH_MESSAGE)
+    );
 }
 
 /// Counts pushes and connection events.
@@ -76,11 +83,14 @@ impl PushPrxCallback for CountingCallback {
     }
 }
 
+/// Each closed connection's uid and close reason.
+type CloseLog = Arc<Mutex<Vec<(u64, Option<CloseReason>)>>>;
+
 /// A push servant that also records every close and its reason.
 #[derive(Clone, Default)]
 struct RecordingServer {
     inner: PushServer,
-    closes: Arc<Mutex<Vec<(u64, Option<CloseReason>)>>>,
+    closes: CloseLog,
 }
 
 impl Hello for RecordingServer {
@@ -88,7 +98,10 @@ impl Hello for RecordingServer {
         self.inner.register_push(current).await
     }
     fn do_close(&self, current: &Current) {
-        self.closes.lock().unwrap().push((current.uid(), current.close_reason()));
+        self.closes
+            .lock()
+            .unwrap()
+            .push((current.uid(), current.close_reason()));
     }
 }
 
@@ -109,7 +122,9 @@ fn target(port: u16) -> String {
 async fn registered_client(port: u16) -> (HelloProxy, Arc<Counter>) {
     let counter = Arc::new(Counter::default());
     let proxy: HelloProxy = Communicator::new().string_to_proxy(&target(port)).unwrap();
-    proxy.servant_proxy().set_push_callback(PushPrxDispatcher::new(CountingCallback(counter.clone())));
+    proxy
+        .servant_proxy()
+        .set_push_callback(PushPrxDispatcher::new(CountingCallback(counter.clone())));
     assert_eq!(proxy.register_push().await.unwrap(), 0);
     (proxy, counter)
 }
@@ -117,7 +132,12 @@ async fn registered_client(port: u16) -> (HelloProxy, Arc<Counter>) {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn thousand_clients_receive_every_push() {
     let servant = RecordingServer::default();
-    let server = start(servant.clone(), "tcp -h 127.0.0.1 -p 0", ServerConfig::default()).await;
+    let server = start(
+        servant.clone(),
+        "tcp -h 127.0.0.1 -p 0",
+        ServerConfig::default(),
+    )
+    .await;
     let port = server.endpoint(PUSH_OBJ).unwrap().port;
     let mut clients = Vec::new();
     for chunk in 0..10 {
@@ -132,11 +152,17 @@ async fn thousand_clients_receive_every_push() {
         assert_eq!((report.sent, report.failed), (1000, 0));
     }
     eventually("every client got every push", || {
-        clients.iter().all(|(_, c)| c.pushes.load(Ordering::SeqCst) == ROUNDS)
+        clients
+            .iter()
+            .all(|(_, c)| c.pushes.load(Ordering::SeqCst) == ROUNDS)
     })
     .await;
     for (_, c) in &clients {
-        assert_eq!(*c.last.lock().unwrap(), format!("round {}", ROUNDS - 1), "pushes arrive in order");
+        assert_eq!(
+            *c.last.lock().unwrap(),
+            format!("round {}", ROUNDS - 1),
+            "pushes arrive in order"
+        );
     }
     server.shutdown().await;
 }
@@ -158,7 +184,12 @@ fn register_frame() -> Vec<u8> {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn registry_forgets_closed_connections() {
     let servant = RecordingServer::default();
-    let server = start(servant.clone(), "tcp -h 127.0.0.1 -p 0", ServerConfig::default()).await;
+    let server = start(
+        servant.clone(),
+        "tcp -h 127.0.0.1 -p 0",
+        ServerConfig::default(),
+    )
+    .await;
     let addr = format!("127.0.0.1:{}", server.endpoint(PUSH_OBJ).unwrap().port);
     let frame = Arc::new(register_frame());
     const CYCLES: usize = 10_000;
@@ -189,20 +220,24 @@ async fn registry_forgets_closed_connections() {
         servant.inner.registry.is_empty() && servant.closes.lock().unwrap().len() == CYCLES
     })
     .await;
-    let closes = servant.closes.lock().unwrap();
+    let closes = servant.closes.lock().unwrap().clone();
     let mut uids: Vec<u64> = closes.iter().map(|(uid, _)| *uid).collect();
     uids.sort_unstable();
     uids.dedup();
     assert_eq!(uids.len(), CYCLES, "do_close ran once per connection");
-    assert!(closes.iter().all(|(_, r)| *r == Some(CloseReason::PeerClosed)));
-    drop(closes);
+    assert!(closes
+        .iter()
+        .all(|(_, r)| *r == Some(CloseReason::PeerClosed)));
     server.shutdown().await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn slow_consumer_is_closed_without_delaying_others() {
     let servant = RecordingServer::default();
-    let config = ServerConfig { outbound_queue_frames: 8, ..ServerConfig::default() };
+    let config = ServerConfig {
+        outbound_queue_frames: 8,
+        ..ServerConfig::default()
+    };
     let server = start(servant.clone(), "tcp -h 127.0.0.1 -p 0", config).await;
     let port = server.endpoint(PUSH_OBJ).unwrap().port;
 
@@ -212,21 +247,38 @@ async fn slow_consumer_is_closed_without_delaying_others() {
     let (_good_proxy, good) = registered_client(port).await;
     eventually("both registered", || servant.inner.registry.len() == 2).await;
 
-    // 256 KiB pushes fill the stalled client's socket buffers, then its queue.
+    // 256 KiB pushes fill the stalled client's socket buffers, then its queue. Each push
+    // waits until the good client has read the previous one, so only the stalled one lags.
     let big = "x".repeat(256 * 1024);
     const PUSHES: usize = 200;
     for i in 0..PUSHES {
-        servant.inner.registry.broadcast(&PushSender::push_msg_frame(0, &big));
-        if i % 8 == 0 {
-            tokio::time::sleep(Duration::from_millis(5)).await;
-        }
+        servant
+            .inner
+            .registry
+            .broadcast(&PushSender::push_msg_frame(0, &big));
+        eventually("the good client keeps up", || {
+            good.pushes.load(Ordering::SeqCst) == i + 1
+        })
+        .await;
     }
-    eventually("the well-behaved client got every push", || good.pushes.load(Ordering::SeqCst) == PUSHES).await;
-    eventually("the stalled client was closed as a slow consumer", || {
-        servant.closes.lock().unwrap().iter().any(|(_, r)| *r == Some(CloseReason::SlowConsumer))
+    eventually("the well-behaved client got every push", || {
+        good.pushes.load(Ordering::SeqCst) == PUSHES
     })
     .await;
-    assert_eq!(servant.inner.registry.len(), 1, "only the good client is left");
+    eventually("the stalled client was closed as a slow consumer", || {
+        servant
+            .closes
+            .lock()
+            .unwrap()
+            .iter()
+            .any(|(_, r)| *r == Some(CloseReason::SlowConsumer))
+    })
+    .await;
+    assert_eq!(
+        servant.inner.registry.len(),
+        1,
+        "only the good client is left"
+    );
     drop(stalled);
     server.shutdown().await;
 }
@@ -234,30 +286,59 @@ async fn slow_consumer_is_closed_without_delaying_others() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn subscription_resumes_after_server_restart() {
     let first = RecordingServer::default();
-    let server = start(first.clone(), "tcp -h 127.0.0.1 -p 0", ServerConfig::default()).await;
+    let server = start(
+        first.clone(),
+        "tcp -h 127.0.0.1 -p 0",
+        ServerConfig::default(),
+    )
+    .await;
     let port = server.endpoint(PUSH_OBJ).unwrap().port;
 
     let counter = Arc::new(Counter::default());
     let proxy: HelloProxy = Communicator::new().string_to_proxy(&target(port)).unwrap();
-    proxy.servant_proxy().set_push_callback(PushPrxDispatcher::new(CountingCallback(counter.clone())));
-    let options = SubscribeOptions { keepalive: Some(Duration::from_millis(200)), ..SubscribeOptions::default() };
-    let _subscription = proxy.servant_proxy().subscribe(options, |pinned| async move {
-        HelloProxy::from_servant_proxy(pinned).register_push().await.map(|_| ())
-    });
+    proxy
+        .servant_proxy()
+        .set_push_callback(PushPrxDispatcher::new(CountingCallback(counter.clone())));
+    let options = SubscribeOptions {
+        keepalive: Some(Duration::from_millis(200)),
+        ..SubscribeOptions::default()
+    };
+    let _subscription = proxy
+        .servant_proxy()
+        .subscribe(options, |pinned| async move {
+            HelloProxy::from_servant_proxy(pinned)
+                .register_push()
+                .await
+                .map(|_| ())
+        });
     let pusher = first.inner.start_pushing(Duration::from_millis(20));
-    eventually("pushes from the first server", || counter.pushes.load(Ordering::SeqCst) >= 3).await;
+    eventually("pushes from the first server", || {
+        counter.pushes.load(Ordering::SeqCst) >= 3
+    })
+    .await;
 
     // Graceful shutdown sends `_reconnect_`; the client notices at once.
     pusher.abort();
     server.shutdown().await;
-    eventually("the client saw the close", || counter.closes.load(Ordering::SeqCst) >= 1).await;
+    eventually("the client saw the close", || {
+        counter.closes.load(Ordering::SeqCst) >= 1
+    })
+    .await;
     let before = counter.pushes.load(Ordering::SeqCst);
 
     // A new server on the same port: the subscription registers again by itself.
     let second = RecordingServer::default();
-    let server = start(second.clone(), &format!("tcp -h 127.0.0.1 -p {port}"), ServerConfig::default()).await;
+    let server = start(
+        second.clone(),
+        &format!("tcp -h 127.0.0.1 -p {port}"),
+        ServerConfig::default(),
+    )
+    .await;
     let pusher = second.inner.start_pushing(Duration::from_millis(20));
-    eventually("pushes resume from the second server", || counter.pushes.load(Ordering::SeqCst) >= before + 3).await;
+    eventually("pushes resume from the second server", || {
+        counter.pushes.load(Ordering::SeqCst) >= before + 3
+    })
+    .await;
     assert!(counter.connects.load(Ordering::SeqCst) >= 2);
     pusher.abort();
     server.shutdown().await;
@@ -268,19 +349,42 @@ async fn subscription_on_all_endpoints_receives_every_instance() {
     let (a, b) = (RecordingServer::default(), RecordingServer::default());
     let server_a = start(a.clone(), "tcp -h 127.0.0.1 -p 0", ServerConfig::default()).await;
     let server_b = start(b.clone(), "tcp -h 127.0.0.1 -p 0", ServerConfig::default()).await;
-    let (pa, pb) = (server_a.endpoint(PUSH_OBJ).unwrap().port, server_b.endpoint(PUSH_OBJ).unwrap().port);
+    let (pa, pb) = (
+        server_a.endpoint(PUSH_OBJ).unwrap().port,
+        server_b.endpoint(PUSH_OBJ).unwrap().port,
+    );
     let counter = Arc::new(Counter::default());
     let target = format!("{PUSH_OBJ}@tcp -h 127.0.0.1 -p {pa}:tcp -h 127.0.0.1 -p {pb}");
     let proxy: HelloProxy = Communicator::new().string_to_proxy(&target).unwrap();
-    proxy.servant_proxy().set_push_callback(PushPrxDispatcher::new(CountingCallback(counter.clone())));
-    let options = SubscribeOptions { all_endpoints: true, ..SubscribeOptions::default() };
-    let _subscription = proxy.servant_proxy().subscribe(options, |pinned| async move {
-        HelloProxy::from_servant_proxy(pinned).register_push().await.map(|_| ())
-    });
-    eventually("registered on both instances", || a.inner.registry.len() == 1 && b.inner.registry.len() == 1).await;
-    a.inner.registry.broadcast(&PushSender::push_msg_frame(0, "from a"));
-    b.inner.registry.broadcast(&PushSender::push_msg_frame(0, "from b"));
-    eventually("both pushes arrived", || counter.pushes.load(Ordering::SeqCst) == 2).await;
+    proxy
+        .servant_proxy()
+        .set_push_callback(PushPrxDispatcher::new(CountingCallback(counter.clone())));
+    let options = SubscribeOptions {
+        all_endpoints: true,
+        ..SubscribeOptions::default()
+    };
+    let _subscription = proxy
+        .servant_proxy()
+        .subscribe(options, |pinned| async move {
+            HelloProxy::from_servant_proxy(pinned)
+                .register_push()
+                .await
+                .map(|_| ())
+        });
+    eventually("registered on both instances", || {
+        a.inner.registry.len() == 1 && b.inner.registry.len() == 1
+    })
+    .await;
+    a.inner
+        .registry
+        .broadcast(&PushSender::push_msg_frame(0, "from a"));
+    b.inner
+        .registry
+        .broadcast(&PushSender::push_msg_frame(0, "from b"));
+    eventually("both pushes arrived", || {
+        counter.pushes.load(Ordering::SeqCst) == 2
+    })
+    .await;
     server_a.shutdown().await;
     server_b.shutdown().await;
 }
@@ -288,13 +392,31 @@ async fn subscription_on_all_endpoints_receives_every_instance() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn unknown_push_function_is_dropped_without_disconnecting() {
     let servant = RecordingServer::default();
-    let server = start(servant.clone(), "tcp -h 127.0.0.1 -p 0", ServerConfig::default()).await;
+    let server = start(
+        servant.clone(),
+        "tcp -h 127.0.0.1 -p 0",
+        ServerConfig::default(),
+    )
+    .await;
     let (proxy, counter) = registered_client(server.endpoint(PUSH_OBJ).unwrap().port).await;
-    servant.inner.registry.broadcast(&SampleSender::test_push_frame(0, "not for this client"));
-    servant.inner.registry.broadcast(&PushSender::push_msg_frame(0, PUSH_MESSAGE));
-    eventually("the known push still arrives", || counter.pushes.load(Ordering::SeqCst) == 1).await;
+    servant
+        .inner
+        .registry
+        .broadcast(&SampleSender::test_push_frame(0, "not for this client"));
+    servant
+        .inner
+        .registry
+        .broadcast(&PushSender::push_msg_frame(0, PUSH_MESSAGE));
+    eventually("the known push still arrives", || {
+        counter.pushes.load(Ordering::SeqCst) == 1
+    })
+    .await;
     assert_eq!(*counter.last.lock().unwrap(), PUSH_MESSAGE);
-    assert_eq!(counter.closes.load(Ordering::SeqCst), 0, "the connection stayed up");
+    assert_eq!(
+        counter.closes.load(Ordering::SeqCst),
+        0,
+        "the connection stayed up"
+    );
     assert_eq!(proxy.register_push().await.unwrap(), 0);
     server.shutdown().await;
 }

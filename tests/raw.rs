@@ -9,10 +9,11 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 use tars_core::protocol::ResponsePacket;
 use tars_core::server::{CloseReason, RawServant};
-use tars_core::{Communicator, Current, Endpoint, Server, ServantProxy};
+use tars_core::{Communicator, Current, Endpoint, ServantProxy, Server};
 use tars_rs::demo::hello::{HelloImpl, HelloProxy, HelloServant, HELLO_OBJ};
 use tars_rs::demo::raw_push::{
-    decode, encode, framing, DemoRequestEncoder, DemoResponseDecoder, RawPushServer, PUSH_PAYLOAD, RAW_PUSH_OBJ,
+    decode, encode, framing, DemoRequestEncoder, DemoResponseDecoder, RawPushServer, PUSH_PAYLOAD,
+    RAW_PUSH_OBJ,
 };
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
@@ -20,7 +21,9 @@ use tokio::net::TcpStream;
 const LIMIT: Duration = Duration::from_secs(60);
 
 async fn within<T>(what: &str, fut: impl std::future::Future<Output = T>) -> T {
-    tokio::time::timeout(LIMIT, fut).await.unwrap_or_else(|_| panic!("{what} did not finish within {LIMIT:?}"))
+    tokio::time::timeout(LIMIT, fut)
+        .await
+        .unwrap_or_else(|_| panic!("{what} did not finish within {LIMIT:?}"))
 }
 
 async fn eventually(what: &str, mut cond: impl FnMut() -> bool) {
@@ -49,7 +52,11 @@ impl RawServant for Recording {
 }
 
 async fn start(servant: Recording, endpoint: &str) -> (Server, String) {
-    let server = Server::builder().raw_servant(RAW_PUSH_OBJ, endpoint, framing(), servant).start().await.unwrap();
+    let server = Server::builder()
+        .raw_servant(RAW_PUSH_OBJ, endpoint, framing(), servant)
+        .start()
+        .await
+        .unwrap();
     let addr = format!("127.0.0.1:{}", server.endpoint(RAW_PUSH_OBJ).unwrap().port);
     (server, addr)
 }
@@ -73,7 +80,10 @@ async fn frame_written_one_byte_at_a_time() {
         s.write_all(&[*byte]).await.unwrap();
         tokio::time::sleep(Duration::from_millis(2)).await;
     }
-    assert_eq!(within("echo", read_frame(&mut s)).await, (7, Bytes::from_static(b"slowly")));
+    assert_eq!(
+        within("echo", read_frame(&mut s)).await,
+        (7, Bytes::from_static(b"slowly"))
+    );
     server.shutdown().await;
 }
 
@@ -107,13 +117,25 @@ async fn bad_lengths_close_only_that_connection() {
         bad.write_all(&bad_len.to_be_bytes()).await.unwrap();
         bad.write_all(&[0u8; 8]).await.unwrap();
         let mut buf = [0u8; 16];
-        let n = within("bad connection closed", bad.read(&mut buf)).await.unwrap_or(0);
+        let n = within("bad connection closed", bad.read(&mut buf))
+            .await
+            .unwrap_or(0);
         assert_eq!(n, 0, "length {bad_len} must close the connection");
         good.write_all(&encode(1, b"still here")).await.unwrap();
-        assert_eq!(within("good echo", read_frame(&mut good)).await, (1, Bytes::from_static(b"still here")));
+        assert_eq!(
+            within("good echo", read_frame(&mut good)).await,
+            (1, Bytes::from_static(b"still here"))
+        );
     }
     eventually("four parse-error closes", || {
-        servant.closes.lock().unwrap().iter().filter(|r| matches!(r, Some(CloseReason::Error(_)))).count() == 4
+        servant
+            .closes
+            .lock()
+            .unwrap()
+            .iter()
+            .filter(|r| matches!(r, Some(CloseReason::Error(_))))
+            .count()
+            == 4
     })
     .await;
     server.shutdown().await;
@@ -129,7 +151,11 @@ async fn idle_timeout_calls_do_close() {
     let mut buf = [0u8; 8];
     assert_eq!(within("idle close", s.read(&mut buf)).await.unwrap(), 0);
     eventually("do_close saw the idle timeout", || {
-        servant.closes.lock().unwrap().contains(&Some(CloseReason::IdleTimeout))
+        servant
+            .closes
+            .lock()
+            .unwrap()
+            .contains(&Some(CloseReason::IdleTimeout))
     })
     .await;
     assert!(servant.inner.registry.is_empty());
@@ -138,8 +164,9 @@ async fn idle_timeout_calls_do_close() {
 
 fn raw_proxy(addr: &str, pushes: Arc<AtomicUsize>) -> ServantProxy {
     let port = addr.rsplit(':').next().unwrap();
-    let proxy =
-        Communicator::new().servant_proxy(&format!("{RAW_PUSH_OBJ}@tcp -h 127.0.0.1 -p {port}")).unwrap();
+    let proxy = Communicator::new()
+        .servant_proxy(&format!("{RAW_PUSH_OBJ}@tcp -h 127.0.0.1 -p {port}"))
+        .unwrap();
     proxy.set_request_encoder(DemoRequestEncoder);
     proxy.set_response_decoder(DemoResponseDecoder);
     proxy.set_push_callback(move |_: &Endpoint, push: ResponsePacket| {
@@ -156,7 +183,14 @@ async fn pushes_and_responses_interleave_without_mixing_ids() {
     let (server, addr) = start(servant.clone(), "tcp -h 127.0.0.1 -p 0").await;
     let pushes = Arc::new(AtomicUsize::new(0));
     let proxy = raw_proxy(&addr, pushes.clone());
-    proxy.rpc_call(proxy.gen_request_id(), "hello", Bytes::from_static(b"first")).await.unwrap();
+    proxy
+        .rpc_call(
+            proxy.gen_request_id(),
+            "hello",
+            Bytes::from_static(b"first"),
+        )
+        .await
+        .unwrap();
     let pusher = servant.inner.start_pushing(Duration::from_millis(1));
     let calls = (0..500).map(|i| {
         let proxy = proxy.clone();
@@ -169,7 +203,10 @@ async fn pushes_and_responses_interleave_without_mixing_ids() {
     });
     within("500 calls under a push storm", join_all(calls)).await;
     pusher.abort();
-    assert!(pushes.load(Ordering::SeqCst) > 0, "pushes arrived between the responses");
+    assert!(
+        pushes.load(Ordering::SeqCst) > 0,
+        "pushes arrived between the responses"
+    );
     server.shutdown().await;
 }
 
@@ -192,7 +229,10 @@ async fn thousand_raw_clients_receive_every_push() {
     let reads = clients.iter_mut().map(|s| async move {
         assert_eq!(read_frame(s).await, (1, Bytes::from_static(b"register")));
         for _ in 0..ROUNDS {
-            assert_eq!(read_frame(s).await, (0, Bytes::from_static(PUSH_PAYLOAD.as_bytes())));
+            assert_eq!(
+                read_frame(s).await,
+                (0, Bytes::from_static(PUSH_PAYLOAD.as_bytes()))
+            );
         }
     });
     within("every client read every push", join_all(reads)).await;
@@ -202,18 +242,34 @@ async fn thousand_raw_clients_receive_every_push() {
 #[tokio::test]
 async fn tars_and_raw_servants_share_a_server() {
     let server = Server::builder()
-        .servant(HELLO_OBJ, "tcp -h 127.0.0.1 -p 0", HelloServant::new(HelloImpl::default()))
-        .raw_servant(RAW_PUSH_OBJ, "tcp -h 127.0.0.1 -p 0", framing(), RawPushServer::default())
+        .servant(
+            HELLO_OBJ,
+            "tcp -h 127.0.0.1 -p 0",
+            HelloServant::new(HelloImpl::default()),
+        )
+        .raw_servant(
+            RAW_PUSH_OBJ,
+            "tcp -h 127.0.0.1 -p 0",
+            framing(),
+            RawPushServer::default(),
+        )
         .start()
         .await
         .unwrap();
     let hello_port = server.endpoint(HELLO_OBJ).unwrap().port;
     let raw_addr = format!("127.0.0.1:{}", server.endpoint(RAW_PUSH_OBJ).unwrap().port);
-    let hello: HelloProxy =
-        Communicator::new().string_to_proxy(&format!("{HELLO_OBJ}@tcp -h 127.0.0.1 -p {hello_port}")).unwrap();
-    assert_eq!(hello.say_hello("raw").await.unwrap(), (0, "hello raw".to_string()));
+    let hello: HelloProxy = Communicator::new()
+        .string_to_proxy(&format!("{HELLO_OBJ}@tcp -h 127.0.0.1 -p {hello_port}"))
+        .unwrap();
+    assert_eq!(
+        hello.say_hello("raw").await.unwrap(),
+        (0, "hello raw".to_string())
+    );
     let proxy = raw_proxy(&raw_addr, Arc::new(AtomicUsize::new(0)));
-    let r = proxy.rpc_call(9, "x", Bytes::from_static(b"ping")).await.unwrap();
+    let r = proxy
+        .rpc_call(9, "x", Bytes::from_static(b"ping"))
+        .await
+        .unwrap();
     assert_eq!((r.request_id, r.buffer), (9, Bytes::from_static(b"ping")));
     server.shutdown().await;
 }

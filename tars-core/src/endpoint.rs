@@ -56,7 +56,11 @@ impl Endpoint {
 
     /// `host:port` for dialling or binding (`*` becomes `0.0.0.0`, IPv6 gets brackets).
     pub fn socket_addr_string(&self) -> String {
-        let host = if self.host == "*" { "0.0.0.0" } else { self.host.as_str() };
+        let host = if self.host == "*" {
+            "0.0.0.0"
+        } else {
+            self.host.as_str()
+        };
         if host.contains(':') && !host.starts_with('[') {
             format!("[{host}]:{}", self.port)
         } else {
@@ -94,12 +98,16 @@ impl FromStr for Endpoint {
                 "-h" => host = Some(value.ok_or_else(|| bad("`-h` needs a host"))?.to_string()),
                 "-p" => {
                     let v = value.ok_or_else(|| bad("`-p` needs a port"))?;
-                    port = Some(v.parse::<u16>().map_err(|_| bad(&format!("bad port `{v}`")))?);
+                    port = Some(
+                        v.parse::<u16>()
+                            .map_err(|_| bad(&format!("bad port `{v}`")))?,
+                    );
                 }
                 "-t" => {
                     let v = value.ok_or_else(|| bad("`-t` needs milliseconds"))?;
-                    timeout_ms =
-                        v.parse::<u64>().map_err(|_| bad(&format!("bad timeout `{v}`")))?;
+                    timeout_ms = v
+                        .parse::<u64>()
+                        .map_err(|_| bad(&format!("bad timeout `{v}`")))?;
                 }
                 _ => {}
             }
@@ -116,7 +124,13 @@ impl FromStr for Endpoint {
 impl fmt::Display for Endpoint {
     /// The canonical form, `tcp -h H -p P -t T`.
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{} -h {} -p {}", self.protocol.as_str(), self.host, self.port)?;
+        write!(
+            f,
+            "{} -h {} -p {}",
+            self.protocol.as_str(),
+            self.host,
+            self.port
+        )?;
         if self.timeout_ms > 0 {
             write!(f, " -t {}", self.timeout_ms)?;
         }
@@ -132,8 +146,7 @@ pub fn parse_endpoint_list(s: &str) -> Result<Vec<Endpoint>, TarsError> {
     for (i, _) in s.char_indices() {
         let at_boundary = i == 0 || matches!(bytes[i - 1], b':' | b' ' | b'\t');
         let keyword = ["tcp", "udp", "ssl"].iter().any(|k| {
-            s[i..].starts_with(k)
-                && s[i + 3..].chars().next().is_none_or(|c| c.is_whitespace())
+            s[i..].starts_with(k) && s[i + 3..].chars().next().is_none_or(|c| c.is_whitespace())
         });
         if at_boundary && keyword {
             starts.push(i);
@@ -142,13 +155,22 @@ pub fn parse_endpoint_list(s: &str) -> Result<Vec<Endpoint>, TarsError> {
     if starts.is_empty() {
         return Err(TarsError::InvalidEndpoint(format!("no endpoint in `{s}`")));
     }
-    if !s[..starts[0]].trim_matches(|c: char| c == ':' || c.is_whitespace()).is_empty() {
-        return Err(TarsError::InvalidEndpoint(format!("unexpected text before endpoint in `{s}`")));
+    if !s[..starts[0]]
+        .trim_matches(|c: char| c == ':' || c.is_whitespace())
+        .is_empty()
+    {
+        return Err(TarsError::InvalidEndpoint(format!(
+            "unexpected text before endpoint in `{s}`"
+        )));
     }
     starts.push(s.len());
     starts
         .windows(2)
-        .map(|w| s[w[0]..w[1]].trim_matches(|c: char| c == ':' || c.is_whitespace()).parse())
+        .map(|w| {
+            s[w[0]..w[1]]
+                .trim_matches(|c: char| c == ':' || c.is_whitespace())
+                .parse()
+        })
         .collect()
 }
 
@@ -174,9 +196,14 @@ impl FromStr for ProxyTarget {
         };
         let object = object.trim();
         if object.is_empty() {
-            return Err(TarsError::InvalidEndpoint(format!("empty object name in `{s}`")));
+            return Err(TarsError::InvalidEndpoint(format!(
+                "empty object name in `{s}`"
+            )));
         }
-        Ok(ProxyTarget { object: object.to_string(), endpoints: parse_endpoint_list(endpoints)? })
+        Ok(ProxyTarget {
+            object: object.to_string(),
+            endpoints: parse_endpoint_list(endpoints)?,
+        })
     }
 }
 
@@ -187,7 +214,13 @@ mod tests {
     #[test]
     fn parses_endpoint_options() {
         let ep: Endpoint = "tcp -h 127.0.0.1 -p 10015 -t 60000".parse().unwrap();
-        assert_eq!(ep, Endpoint { timeout_ms: 60000, ..Endpoint::tcp("127.0.0.1", 10015) });
+        assert_eq!(
+            ep,
+            Endpoint {
+                timeout_ms: 60000,
+                ..Endpoint::tcp("127.0.0.1", 10015)
+            }
+        );
         assert_eq!(ep.to_string(), "tcp -h 127.0.0.1 -p 10015 -t 60000");
         let ep: Endpoint = "tcp -p 1 -h ::1 -g 3 -e 0".parse().unwrap();
         assert_eq!((ep.host.as_str(), ep.port, ep.timeout_ms), ("::1", 1, 3000));
@@ -198,18 +231,29 @@ mod tests {
 
     #[test]
     fn rejects_bad_endpoints() {
-        for bad in ["", "http -h a -p 1", "tcp -p 1", "tcp -h a", "tcp -h a -p 70000", "tcp -h a -p x"]
-        {
+        for bad in [
+            "",
+            "http -h a -p 1",
+            "tcp -p 1",
+            "tcp -h a",
+            "tcp -h a -p 70000",
+            "tcp -h a -p x",
+        ] {
             assert!(bad.parse::<Endpoint>().is_err(), "{bad}");
         }
     }
 
     #[test]
     fn parses_proxy_strings() {
-        let t: ProxyTarget =
-            "A.B.C@tcp -h 127.0.0.1 -p 1 -t 5:tcp -h ::1 -p 2 : tcp -h h -p 3".parse().unwrap();
+        let t: ProxyTarget = "A.B.C@tcp -h 127.0.0.1 -p 1 -t 5:tcp -h ::1 -p 2 : tcp -h h -p 3"
+            .parse()
+            .unwrap();
         assert_eq!(t.object, "A.B.C");
-        let hosts: Vec<_> = t.endpoints.iter().map(|e| (e.host.as_str(), e.port)).collect();
+        let hosts: Vec<_> = t
+            .endpoints
+            .iter()
+            .map(|e| (e.host.as_str(), e.port))
+            .collect();
         assert_eq!(hosts, [("127.0.0.1", 1), ("::1", 2), ("h", 3)]);
         assert!("A.B.C".parse::<ProxyTarget>().is_err());
         assert!("@tcp -h a -p 1".parse::<ProxyTarget>().is_err());

@@ -51,7 +51,9 @@ pub enum TarsError {
 }
 
 fn fmt_ret(code: i32, desc: &str) -> String {
-    let name = ret_code_name(code).map(|n| format!(" ({n})")).unwrap_or_default();
+    let name = ret_code_name(code)
+        .map(|n| format!(" ({n})"))
+        .unwrap_or_default();
     if desc.is_empty() {
         format!("return code {code}{name}")
     } else {
@@ -62,7 +64,10 @@ fn fmt_ret(code: i32, desc: &str) -> String {
 impl TarsError {
     /// An error with a TARS return code and description, for a servant to answer with.
     pub fn ret(code: i32, desc: impl Into<String>) -> Self {
-        TarsError::Ret { code, desc: desc.into() }
+        TarsError::Ret {
+            code,
+            desc: desc.into(),
+        }
     }
 
     /// The TARS return code this error stands for.

@@ -19,10 +19,10 @@ mod error;
 pub mod protocol;
 pub mod server;
 
+pub use client::{Communicator, Proxy, ServantProxy};
 pub use codec::{
     DecodeError, TarsDecode, TarsEncode, TarsReader, TarsStruct, TarsType, TarsValue, TarsWriter,
 };
-pub use client::{Communicator, Proxy, ServantProxy};
 pub use endpoint::Endpoint;
 pub use error::{TarsError, TarsResult};
 pub use server::{Current, CurrentRegistry, Server};
@@ -49,7 +49,11 @@ pub mod __private {
 
     /// A reply value a client could not decode.
     pub fn reply_error(func: &str, param: &str, tag: u8, e: DecodeError) -> TarsError {
-        let param = if param.is_empty() { "return value" } else { param };
+        let param = if param.is_empty() {
+            "return value"
+        } else {
+            param
+        };
         TarsError::Decode(e.in_field(func, param, tag))
     }
 }
@@ -58,5 +62,7 @@ pub mod __private {
 pub mod prelude {
     pub use crate::client::{Communicator, Proxy, ServantProxy};
     pub use crate::server::{Current, CurrentRegistry, Server};
-    pub use crate::{tars_interface, tars_push, Endpoint, TarsEnum, TarsError, TarsResult, TarsStruct};
+    pub use crate::{
+        tars_interface, tars_push, Endpoint, TarsEnum, TarsError, TarsResult, TarsStruct,
+    };
 }

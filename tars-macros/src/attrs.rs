@@ -53,12 +53,20 @@ impl TarsAttrs {
 /// Reads an integer literal, optionally negated, as i32.
 pub fn parse_i32(expr: &Expr) -> syn::Result<i32> {
     match expr {
-        Expr::Lit(syn::ExprLit { lit: syn::Lit::Int(lit), .. }) => lit.base10_parse(),
-        Expr::Unary(syn::ExprUnary { op: syn::UnOp::Neg(_), expr, .. }) => {
-            parse_i32(expr).map(|v| v.wrapping_neg())
-        }
+        Expr::Lit(syn::ExprLit {
+            lit: syn::Lit::Int(lit),
+            ..
+        }) => lit.base10_parse(),
+        Expr::Unary(syn::ExprUnary {
+            op: syn::UnOp::Neg(_),
+            expr,
+            ..
+        }) => parse_i32(expr).map(|v| v.wrapping_neg()),
         Expr::Group(g) => parse_i32(&g.expr),
         Expr::Paren(p) => parse_i32(&p.expr),
-        other => Err(syn::Error::new_spanned(other, "expected an integer literal")),
+        other => Err(syn::Error::new_spanned(
+            other,
+            "expected an integer literal",
+        )),
     }
 }

@@ -8,7 +8,10 @@ use syn::{ItemTrait, TraitItem};
 
 pub fn expand(item: ItemTrait) -> syn::Result<TokenStream> {
     if !item.generics.params.is_empty() {
-        return Err(syn::Error::new_spanned(&item.generics, "a TARS interface cannot be generic"));
+        return Err(syn::Error::new_spanned(
+            &item.generics,
+            "a TARS interface cannot be generic",
+        ));
     }
     let mut ops = Vec::new();
     let mut methods = Vec::new();
@@ -26,10 +29,16 @@ pub fn expand(item: ItemTrait) -> syn::Result<TokenStream> {
             ));
         }
         let op = Operation::parse(method)?;
-        if let Some(other) = ops.iter().find(|o: &&Operation| o.wire_name == op.wire_name) {
+        if let Some(other) = ops
+            .iter()
+            .find(|o: &&Operation| o.wire_name == op.wire_name)
+        {
             return Err(syn::Error::new_spanned(
                 &method.sig.ident,
-                format!("`{}` and `{}` share the wire name `{}`", other.ident, op.ident, op.wire_name),
+                format!(
+                    "`{}` and `{}` share the wire name `{}`",
+                    other.ident, op.ident, op.wire_name
+                ),
             ));
         }
         ops.push(op);
@@ -79,11 +88,18 @@ pub fn expand(item: ItemTrait) -> syn::Result<TokenStream> {
         let current_arg = op.takes_current.then(|| quote! { current, });
         let args = op.params.iter().map(|p| {
             let ident = &p.ident;
-            if p.out { quote! { &mut #ident } } else { quote! { #ident } }
+            if p.out {
+                quote! { &mut #ident }
+            } else {
+                quote! { #ident }
+            }
         });
         let call = quote! { #trait_ident::#method(&*self.0, #current_arg #(#args),*).await? };
         let (bind, write_ret) = match &op.ret {
-            Some(ty) => (quote! { let __ret: #ty = #call; }, quote! { out.write_ret(&__ret); }),
+            Some(ty) => (
+                quote! { let __ret: #ty = #call; },
+                quote! { out.write_ret(&__ret); },
+            ),
             None => (quote! { #call; }, quote! {}),
         };
         let writes = op.outs().map(|p| {

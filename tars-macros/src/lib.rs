@@ -18,7 +18,7 @@ mod tars_struct;
 /// Derives `TarsEncode`, `TarsDecode`, `TarsStruct` and an IDL-faithful `Default` for a
 /// struct with named fields.
 ///
-/// ```ignore
+/// ```text
 /// #[derive(Debug, Clone, PartialEq, TarsStruct)]
 /// #[tars(name = "Test.Person")]
 /// pub struct Person {
@@ -40,7 +40,9 @@ mod tars_struct;
 #[proc_macro_derive(TarsStruct, attributes(tars))]
 pub fn derive_tars_struct(input: TokenStream) -> TokenStream {
     let input = parse_macro_input!(input as DeriveInput);
-    tars_struct::expand(input).unwrap_or_else(syn::Error::into_compile_error).into()
+    tars_struct::expand(input)
+        .unwrap_or_else(syn::Error::into_compile_error)
+        .into()
 }
 
 /// Derives `TarsEncode`, `TarsDecode` and `Default` (the first variant, as in TarsCpp) for a
@@ -52,13 +54,15 @@ pub fn derive_tars_struct(input: TokenStream) -> TokenStream {
 #[proc_macro_derive(TarsEnum, attributes(tars))]
 pub fn derive_tars_enum(input: TokenStream) -> TokenStream {
     let input = parse_macro_input!(input as DeriveInput);
-    tars_enum::expand(input).unwrap_or_else(syn::Error::into_compile_error).into()
+    tars_enum::expand(input)
+        .unwrap_or_else(syn::Error::into_compile_error)
+        .into()
 }
 
 /// Turns a trait into a TARS interface: the trait (for servants to implement), a
 /// `<Trait>Servant` dispatcher to serve an implementation, and a `<Trait>Proxy` typed client.
 ///
-/// ```ignore
+/// ```text
 /// #[tars_interface]
 /// pub trait Hello {
 ///     // int sayHello(string name, out string greeting);
@@ -82,12 +86,14 @@ pub fn tars_interface(attr: TokenStream, item: TokenStream) -> TokenStream {
         .into();
     }
     let item = parse_macro_input!(item as ItemTrait);
-    interface::expand(item).unwrap_or_else(syn::Error::into_compile_error).into()
+    interface::expand(item)
+        .unwrap_or_else(syn::Error::into_compile_error)
+        .into()
 }
 
 /// Turns a push interface into its server-side sender and client-side callbacks.
 ///
-/// ```ignore
+/// ```text
 /// // interface Push { int pushMsg(out string sRsp); };
 /// #[tars_push]
 /// pub trait Push {
@@ -103,10 +109,15 @@ pub fn tars_interface(attr: TokenStream, item: TokenStream) -> TokenStream {
 #[proc_macro_attribute]
 pub fn tars_push(attr: TokenStream, item: TokenStream) -> TokenStream {
     if !attr.is_empty() {
-        return syn::Error::new(proc_macro2::Span::call_site(), "#[tars_push] takes no arguments")
-            .into_compile_error()
-            .into();
+        return syn::Error::new(
+            proc_macro2::Span::call_site(),
+            "#[tars_push] takes no arguments",
+        )
+        .into_compile_error()
+        .into();
     }
     let item = parse_macro_input!(item as ItemTrait);
-    push::expand(item).unwrap_or_else(syn::Error::into_compile_error).into()
+    push::expand(item)
+        .unwrap_or_else(syn::Error::into_compile_error)
+        .into()
 }

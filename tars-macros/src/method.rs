@@ -34,7 +34,7 @@ impl Operation {
         let sig = &method.sig;
         if sig.asyncness.is_none() {
             return Err(syn::Error::new_spanned(
-                &sig.fn_token,
+                sig.fn_token,
                 "methods of a TARS interface must be `async fn`",
             ));
         }
@@ -51,7 +51,10 @@ impl Operation {
             ));
         }
         let attrs = TarsAttrs::parse(&method.attrs)?;
-        let wire_name = attrs.name.map(|n| n.value()).unwrap_or_else(|| lower_camel(&sig.ident));
+        let wire_name = attrs
+            .name
+            .map(|n| n.value())
+            .unwrap_or_else(|| lower_camel(&sig.ident));
         let mut inputs = sig.inputs.iter();
         match inputs.next() {
             Some(FnArg::Receiver(r)) if r.reference.is_some() && r.mutability.is_none() => {}
@@ -65,9 +68,14 @@ impl Operation {
         let mut takes_current = false;
         let mut params = Vec::new();
         for (i, arg) in inputs.enumerate() {
-            let FnArg::Typed(arg) = arg else { unreachable!("receiver only comes first") };
+            let FnArg::Typed(arg) = arg else {
+                unreachable!("receiver only comes first")
+            };
             let Pat::Ident(pat) = &*arg.pat else {
-                return Err(syn::Error::new_spanned(&arg.pat, "parameters must be plain names"));
+                return Err(syn::Error::new_spanned(
+                    &arg.pat,
+                    "parameters must be plain names",
+                ));
             };
             if i == 0 && is_current_ref(&arg.ty) {
                 takes_current = true;
@@ -200,7 +208,9 @@ fn result_ok_type(ty: &Type) -> Option<Type> {
     if !last.ident.to_string().ends_with("Result") {
         return None;
     }
-    let syn::PathArguments::AngleBracketed(args) = &last.arguments else { return None };
+    let syn::PathArguments::AngleBracketed(args) = &last.arguments else {
+        return None;
+    };
     match args.args.first()? {
         syn::GenericArgument::Type(t) => Some(t.clone()),
         _ => None,
@@ -208,8 +218,9 @@ fn result_ok_type(ty: &Type) -> Option<Type> {
 }
 
 /// Scalar types a caller passes by value.
-const BY_VALUE: [&str; 12] =
-    ["bool", "i8", "u8", "i16", "u16", "i32", "u32", "i64", "u64", "f32", "f64", "isize"];
+const BY_VALUE: [&str; 12] = [
+    "bool", "i8", "u8", "i16", "u16", "i32", "u32", "i64", "u64", "f32", "f64", "isize",
+];
 
 /// Whether a caller passes an in parameter of type `ty` by value.
 pub fn is_by_value(ty: &Type) -> bool {

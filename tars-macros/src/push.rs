@@ -9,12 +9,18 @@ use syn::{ItemTrait, TraitItem};
 
 pub fn expand(item: ItemTrait) -> syn::Result<TokenStream> {
     if !item.generics.params.is_empty() {
-        return Err(syn::Error::new_spanned(&item.generics, "a push interface cannot be generic"));
+        return Err(syn::Error::new_spanned(
+            &item.generics,
+            "a push interface cannot be generic",
+        ));
     }
     let mut ops = Vec::new();
     for trait_item in &item.items {
         let TraitItem::Fn(method) = trait_item else {
-            return Err(syn::Error::new_spanned(trait_item, "a push interface holds only `async fn` methods"));
+            return Err(syn::Error::new_spanned(
+                trait_item,
+                "a push interface holds only `async fn` methods",
+            ));
         };
         let op = Operation::parse(method)?;
         if let Some(p) = op.ins().next() {
@@ -24,10 +30,16 @@ pub fn expand(item: ItemTrait) -> syn::Result<TokenStream> {
             ));
         }
         if op.takes_current {
-            return Err(syn::Error::new_spanned(&method.sig.ident, "push methods take no `&Current`"));
+            return Err(syn::Error::new_spanned(
+                &method.sig.ident,
+                "push methods take no `&Current`",
+            ));
         }
         if ops.iter().any(|o: &Operation| o.wire_name == op.wire_name) {
-            return Err(syn::Error::new_spanned(&method.sig.ident, "two push methods share a wire name"));
+            return Err(syn::Error::new_spanned(
+                &method.sig.ident,
+                "two push methods share a wire name",
+            ));
         }
         ops.push(op);
     }
@@ -147,12 +159,14 @@ pub fn expand(item: ItemTrait) -> syn::Result<TokenStream> {
         }
     });
 
-    let sender_doc = format!("Server side of the push interface `{name}`: sends its pushes to connections.");
+    let sender_doc =
+        format!("Server side of the push interface `{name}`: sends its pushes to connections.");
     let callback_doc = format!(
         "Client side of the push interface `{name}`: implement the callbacks you need and install them with \
          `proxy.servant_proxy().set_push_callback({dispatcher}::new(callbacks))`."
     );
-    let dispatcher_doc = format!("Routes pushes of `{name}` to a [`{callback}`] by `status[\"TARS_FUNC\"]`.");
+    let dispatcher_doc =
+        format!("Routes pushes of `{name}` to a [`{callback}`] by `status[\"TARS_FUNC\"]`.");
     Ok(quote! {
         #[doc = #sender_doc]
         #vis struct #sender;

@@ -8,10 +8,16 @@ use syn::{Data, DeriveInput, Fields};
 pub fn expand(input: DeriveInput) -> syn::Result<TokenStream> {
     let ident = &input.ident;
     let Data::Enum(data) = &input.data else {
-        return Err(syn::Error::new_spanned(ident, "TarsEnum can only be derived for enums"));
+        return Err(syn::Error::new_spanned(
+            ident,
+            "TarsEnum can only be derived for enums",
+        ));
     };
     let container = TarsAttrs::parse(&input.attrs)?;
-    let enum_name = container.name.map(|n| n.value()).unwrap_or_else(|| ident.to_string());
+    let enum_name = container
+        .name
+        .map(|n| n.value())
+        .unwrap_or_else(|| ident.to_string());
 
     let mut known = Vec::new();
     let mut unknown = None;
@@ -45,10 +51,15 @@ pub fn expand(input: DeriveInput) -> syn::Result<TokenStream> {
         known.push((name.clone(), value));
     }
     let Some((first, _)) = known.first() else {
-        return Err(syn::Error::new_spanned(ident, "a TarsEnum needs at least one unit variant"));
+        return Err(syn::Error::new_spanned(
+            ident,
+            "a TarsEnum needs at least one unit variant",
+        ));
     };
 
-    let to_value = known.iter().map(|(name, value)| quote! { Self::#name => #value });
+    let to_value = known
+        .iter()
+        .map(|(name, value)| quote! { Self::#name => #value });
     // Several names may share one value (as IDL allows): the first declared wins on decode.
     let mut seen = std::collections::HashSet::new();
     let from_value = known

@@ -16,7 +16,10 @@ struct StructField {
 pub fn expand(input: DeriveInput) -> syn::Result<TokenStream> {
     let ident = &input.ident;
     let Data::Struct(data) = &input.data else {
-        return Err(syn::Error::new_spanned(ident, "TarsStruct can only be derived for structs"));
+        return Err(syn::Error::new_spanned(
+            ident,
+            "TarsStruct can only be derived for structs",
+        ));
     };
     let Fields::Named(named) = &data.fields else {
         return Err(syn::Error::new_spanned(
@@ -25,7 +28,10 @@ pub fn expand(input: DeriveInput) -> syn::Result<TokenStream> {
         ));
     };
     let container = TarsAttrs::parse(&input.attrs)?;
-    let class_name = container.name.map(|n| n.value()).unwrap_or_else(|| ident.to_string());
+    let class_name = container
+        .name
+        .map(|n| n.value())
+        .unwrap_or_else(|| ident.to_string());
 
     let mut fields = Vec::new();
     for field in &named.named {
@@ -40,7 +46,10 @@ pub fn expand(input: DeriveInput) -> syn::Result<TokenStream> {
         if let Some(other) = fields.iter().find(|f: &&StructField| f.tag == tag) {
             return Err(syn::Error::new(
                 tag_span,
-                format!("tag {tag} is used by both `{}` and `{field_ident}`", other.ident),
+                format!(
+                    "tag {tag} is used by both `{}` and `{field_ident}`",
+                    other.ident
+                ),
             ));
         }
         if attrs.require && is_option(&field.ty) {
@@ -153,7 +162,10 @@ pub fn expand(input: DeriveInput) -> syn::Result<TokenStream> {
 /// A string literal default becomes a `String`; anything else is used as written.
 fn default_tokens(expr: &Expr) -> TokenStream {
     match expr {
-        Expr::Lit(syn::ExprLit { lit: syn::Lit::Str(s), .. }) => {
+        Expr::Lit(syn::ExprLit {
+            lit: syn::Lit::Str(s),
+            ..
+        }) => {
             quote! { ::std::string::String::from(#s) }
         }
         other => quote! { #other },

@@ -28,7 +28,9 @@ pub struct TarsResponseDecoder {
 impl TarsResponseDecoder {
     /// Accepts frames up to `max_frame_len` bytes.
     pub fn new(max_frame_len: usize) -> Self {
-        TarsResponseDecoder { framing: LengthPrefix::tars(max_frame_len) }
+        TarsResponseDecoder {
+            framing: LengthPrefix::tars(max_frame_len),
+        }
     }
 }
 
@@ -38,15 +40,21 @@ impl ResponseDecoder for TarsResponseDecoder {
             return Ok(None);
         };
         let body = frame_body(&frame);
-        let version: i16 =
-            TarsReader::new(body.clone()).read(1).map_err(|e| format!("bad response: {e}"))?;
+        let version: i16 = TarsReader::new(body.clone())
+            .read(1)
+            .map_err(|e| format!("bad response: {e}"))?;
         if version != TUP_VERSION {
             return ResponsePacket::from_tars_bytes(body)
                 .map(Some)
                 .map_err(|e| format!("bad response: {e}"));
         }
-        let mut tup = RequestPacket::from_tars_bytes(body).map_err(|e| format!("bad TUP response: {e}"))?;
-        let ret = tup.status.get(STATUS_RESULT_CODE).and_then(|c| c.parse().ok()).unwrap_or(0);
+        let mut tup =
+            RequestPacket::from_tars_bytes(body).map_err(|e| format!("bad TUP response: {e}"))?;
+        let ret = tup
+            .status
+            .get(STATUS_RESULT_CODE)
+            .and_then(|c| c.parse().ok())
+            .unwrap_or(0);
         let result_desc = tup.status.remove(STATUS_RESULT_DESC).unwrap_or_default();
         Ok(Some(ResponsePacket {
             version: tup.version,

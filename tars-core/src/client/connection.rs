@@ -1,6 +1,7 @@
 //! One multiplexed client connection to one endpoint: calls are matched to responses by
 //! request id; id 0 (a push) goes to the proxy's push callback; a dropped connection fails
-//! every pending call at once.
+//! every pending call at once. A server's `_reconnect_` notice retires the connection: new
+//! calls go to a new one, the calls in flight still get their responses, then it closes.
 
 use super::codec::ResponseDecoder;
 use super::push::PushCallback;
@@ -9,7 +10,7 @@ use crate::error::{TarsError, TarsResult};
 use crate::protocol::{ResponsePacket, RECONNECT_DESC};
 use bytes::{Bytes, BytesMut};
 use std::collections::HashMap;
-use std::sync::atomic::{AtomicU32, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
@@ -29,6 +30,8 @@ pub(crate) struct ClientConnection {
     pending: Mutex<Pending>,
     next_id: AtomicU32,
     closed: CancellationToken,
+    /// Set by the server's `_reconnect_` notice: no new calls; closes once none is pending.
+    retired: AtomicBool,
 }
 
 impl ClientConnection {
@@ -39,9 +42,12 @@ impl ClientConnection {
         push: Option<Arc<dyn PushCallback>>,
         queue_frames: usize,
     ) -> TarsResult<Arc<Self>> {
-        let stream = TcpStream::connect(endpoint.socket_addr_string()).await.map_err(|e| {
-            TarsError::Connect { endpoint: endpoint.to_string(), reason: e.to_string() }
-        })?;
+        let stream = TcpStream::connect(endpoint.socket_addr_string())
+            .await
+            .map_err(|e| TarsError::Connect {
+                endpoint: endpoint.to_string(),
+                reason: e.to_string(),
+            })?;
         let _ = stream.set_nodelay(true);
         let (tx, rx) = mpsc::channel(queue_frames);
         let conn = Arc::new(ClientConnection {
@@ -50,6 +56,7 @@ impl ClientConnection {
             pending: Mutex::new(HashMap::new()),
             next_id: AtomicU32::new(1),
             closed: CancellationToken::new(),
+            retired: AtomicBool::new(false),
         });
         if let Some(push) = &push {
             push.on_connect(&conn.endpoint);
@@ -60,6 +67,18 @@ impl ClientConnection {
 
     pub(crate) fn is_closed(&self) -> bool {
         self.closed.is_cancelled()
+    }
+
+    /// Whether new calls may use this connection: open and not retired by the server.
+    pub(crate) fn is_usable(&self) -> bool {
+        !self.is_closed() && !self.retired.load(Ordering::Acquire)
+    }
+
+    /// Closes a retired connection once no call waits on it (`pending` is its locked map).
+    fn close_if_retired_and_idle(&self, pending: &Pending) {
+        if pending.is_empty() && self.retired.load(Ordering::Acquire) {
+            self.close();
+        }
     }
 
     pub(crate) fn close(&self) {
@@ -98,7 +117,9 @@ impl ClientConnection {
             return Err(self.closed_error());
         }
         if pending.contains_key(&request_id) {
-            return Err(TarsError::Invalid(format!("request id {request_id} is already in flight")));
+            return Err(TarsError::Invalid(format!(
+                "request id {request_id} is already in flight"
+            )));
         }
         pending.insert(request_id, tx);
         Ok(rx)
@@ -106,7 +127,9 @@ impl ClientConnection {
 
     /// Forgets a call (timed out or abandoned).
     pub(crate) fn unregister(&self, request_id: i32) {
-        self.pending().remove(&request_id);
+        let mut pending = self.pending();
+        pending.remove(&request_id);
+        self.close_if_retired_and_idle(&pending);
     }
 
     /// Queues a frame for writing.
@@ -124,8 +147,11 @@ impl ClientConnection {
     fn complete(&self, response: ResponsePacket, push: Option<&Arc<dyn PushCallback>>) {
         if response.request_id == 0 {
             if response.result_desc == RECONNECT_DESC {
+                // The server is shutting down gracefully: it still answers the calls it has
+                // read, so only new calls move to a new connection (as TarsGo's GraceClose).
                 debug!(endpoint = %self.endpoint, "server asked to reconnect");
-                self.close();
+                self.retired.store(true, Ordering::Release);
+                self.close_if_retired_and_idle(&self.pending());
                 return;
             }
             match push {
@@ -134,12 +160,20 @@ impl ClientConnection {
             }
             return;
         }
-        let waiter = self.pending().remove(&response.request_id);
+        let waiter = {
+            let mut pending = self.pending();
+            let waiter = pending.remove(&response.request_id);
+            self.close_if_retired_and_idle(&pending);
+            waiter
+        };
         match waiter {
             Some(waiter) => {
                 let _ = waiter.send(Ok(response));
             }
-            None => debug!(id = response.request_id, "response to no pending call dropped"),
+            None => debug!(
+                id = response.request_id,
+                "response to no pending call dropped"
+            ),
         }
     }
 

@@ -78,7 +78,12 @@ impl Communicator {
 
     /// A communicator with `config`.
     pub fn with_config(config: ClientConfig) -> Self {
-        Communicator { inner: Arc::new(CommunicatorInner { config, objects: Mutex::default() }) }
+        Communicator {
+            inner: Arc::new(CommunicatorInner {
+                config,
+                objects: Mutex::default(),
+            }),
+        }
     }
 
     /// The settings.

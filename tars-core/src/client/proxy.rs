@@ -45,11 +45,14 @@ struct EndpointSlot {
 impl EndpointSlot {
     fn live(&self) -> Option<Arc<ClientConnection>> {
         let guard = self.connection.read().unwrap_or_else(|e| e.into_inner());
-        guard.as_ref().filter(|c| !c.is_closed()).cloned()
+        guard.as_ref().filter(|c| c.is_usable()).cloned()
     }
 
     fn is_set_aside(&self, now: Instant) -> bool {
-        self.set_aside_until.lock().unwrap_or_else(|e| e.into_inner()).is_some_and(|t| t > now)
+        self.set_aside_until
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .is_some_and(|t| t > now)
     }
 }
 
@@ -109,9 +112,14 @@ impl ObjectProxy {
             }
             None => {
                 let start = self.next_slot.fetch_add(1, Ordering::Relaxed) % n;
+                // Fast path: the round-robin pick is connected.
+                if let Some(conn) = self.slots[start].live() {
+                    return Ok(conn);
+                }
                 let now = Instant::now();
-                let (mut ready, aside): (Vec<usize>, Vec<usize>) =
-                    (0..n).map(|k| (start + k) % n).partition(|&i| !self.slots[i].is_set_aside(now));
+                let (mut ready, aside): (Vec<usize>, Vec<usize>) = (0..n)
+                    .map(|k| (start + k) % n)
+                    .partition(|&i| !self.slots[i].is_set_aside(now));
                 ready.extend(aside);
                 ready
             }
@@ -145,7 +153,11 @@ impl ObjectProxy {
             )));
         }
         let limit = (Instant::now() + self.config.connect_timeout).min(deadline);
-        let decoder = self.decoder.read().unwrap_or_else(|e| e.into_inner()).clone();
+        let decoder = self
+            .decoder
+            .read()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone();
         let push = self.push.read().unwrap_or_else(|e| e.into_inner()).clone();
         let connect = ClientConnection::connect(
             slot.endpoint.clone(),
@@ -160,7 +172,10 @@ impl ObjectProxy {
                 reason: "connect timed out".into(),
             }),
         };
-        let mut aside = slot.set_aside_until.lock().unwrap_or_else(|e| e.into_inner());
+        let mut aside = slot
+            .set_aside_until
+            .lock()
+            .unwrap_or_else(|e| e.into_inner());
         match result {
             Ok(conn) => {
                 *aside = None;
@@ -197,13 +212,18 @@ pub struct ServantProxy {
 
 impl std::fmt::Debug for ServantProxy {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("ServantProxy").field("object", &self.object.object).finish()
+        f.debug_struct("ServantProxy")
+            .field("object", &self.object.object)
+            .finish()
     }
 }
 
 impl ServantProxy {
     pub(crate) fn new(object: Arc<ObjectProxy>) -> Self {
-        ServantProxy { object, options: CallOptions::default() }
+        ServantProxy {
+            object,
+            options: CallOptions::default(),
+        }
     }
 
     /// The servant object name.
@@ -213,12 +233,18 @@ impl ServantProxy {
 
     /// The object's endpoints.
     pub fn endpoints(&self) -> Vec<Endpoint> {
-        self.object.slots.iter().map(|s| s.endpoint.clone()).collect()
+        self.object
+            .slots
+            .iter()
+            .map(|s| s.endpoint.clone())
+            .collect()
     }
 
     /// The call timeout in effect.
     pub fn timeout(&self) -> Duration {
-        self.options.timeout.unwrap_or(self.object.config.invoke_timeout)
+        self.options
+            .timeout
+            .unwrap_or(self.object.config.invoke_timeout)
     }
 
     /// A proxy whose calls time out after `timeout` (also sent as `iTimeout`).
@@ -271,28 +297,47 @@ impl ServantProxy {
 
     /// Replaces how requests are encoded (third-party protocols).
     pub fn set_request_encoder(&self, encoder: impl RequestEncoder) {
-        *self.object.encoder.write().unwrap_or_else(|e| e.into_inner()) = Arc::new(encoder);
+        *self
+            .object
+            .encoder
+            .write()
+            .unwrap_or_else(|e| e.into_inner()) = Arc::new(encoder);
     }
 
     /// Replaces how responses are split and decoded (third-party protocols).
     pub fn set_response_decoder(&self, decoder: impl ResponseDecoder) {
-        *self.object.decoder.write().unwrap_or_else(|e| e.into_inner()) = Arc::new(decoder);
+        *self
+            .object
+            .decoder
+            .write()
+            .unwrap_or_else(|e| e.into_inner()) = Arc::new(decoder);
     }
 
     /// A writer for the parameters of a call in this proxy's encoding.
     pub fn params_writer(&self) -> ParamsWriter {
-        ParamsWriter::new(if self.options.tup { TUP_VERSION } else { TARS_VERSION })
+        ParamsWriter::new(if self.options.tup {
+            TUP_VERSION
+        } else {
+            TARS_VERSION
+        })
     }
 
     /// Calls `func` with encoded parameters. A non-zero iRet is an error
     /// ([`TarsError::Ret`]); one-way calls return `None`.
-    pub async fn invoke(&self, func: &str, params: ParamsWriter) -> TarsResult<Option<ParamsReader>> {
+    pub async fn invoke(
+        &self,
+        func: &str,
+        params: ParamsWriter,
+    ) -> TarsResult<Option<ParamsReader>> {
         let version = params.version();
         let Some(response) = self.call(func, params.finish(), version, None).await? else {
             return Ok(None);
         };
         if response.ret != 0 {
-            return Err(TarsError::Ret { code: response.ret, desc: response.result_desc });
+            return Err(TarsError::Ret {
+                code: response.ret,
+                desc: response.result_desc,
+            });
         }
         Ok(Some(ParamsReader::new(version, response.buffer)?))
     }
@@ -309,11 +354,18 @@ impl ServantProxy {
         let timeout = self.timeout();
         let deadline = Instant::now() + timeout;
         let timed_out = || TarsError::Timeout(timeout.as_millis() as u64);
-        let conn = self.object.connection(self.options.endpoint, deadline).await?;
+        let conn = self
+            .object
+            .connection(self.options.endpoint, deadline)
+            .await?;
         let request_id = request_id.unwrap_or_else(|| conn.next_request_id());
         let request = RequestPacket {
             version,
-            packet_type: if self.options.oneway { ONEWAY_PACKET } else { NORMAL_PACKET },
+            packet_type: if self.options.oneway {
+                ONEWAY_PACKET
+            } else {
+                NORMAL_PACKET
+            },
             message_type: 0,
             request_id,
             servant_name: self.object.object.clone(),
@@ -323,7 +375,12 @@ impl ServantProxy {
             context: self.options.context.as_deref().cloned().unwrap_or_default(),
             status: self.options.status.as_deref().cloned().unwrap_or_default(),
         };
-        let encoder = self.object.encoder.read().unwrap_or_else(|e| e.into_inner()).clone();
+        let encoder = self
+            .object
+            .encoder
+            .read()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone();
         let frame = encoder.encode(&request)?;
         if self.options.oneway {
             return match tokio::time::timeout_at(deadline, conn.send(frame)).await {
@@ -342,7 +399,9 @@ impl ServantProxy {
         }
         match tokio::time::timeout_at(deadline, waiter).await {
             Ok(Ok(response)) => response.map(Some),
-            Ok(Err(_)) => Err(TarsError::ConnectionClosed("connection dropped the call".into())),
+            Ok(Err(_)) => Err(TarsError::ConnectionClosed(
+                "connection dropped the call".into(),
+            )),
             Err(_) => {
                 conn.unregister(request_id);
                 Err(timed_out())
@@ -352,11 +411,22 @@ impl ServantProxy {
 
     /// The built-in keep-alive call; succeeds when the servant answers.
     pub async fn tars_ping(&self) -> TarsResult<()> {
-        let version = if self.options.tup { TUP_VERSION } else { TARS_VERSION };
-        let buffer = if self.options.tup { self.params_writer().finish() } else { Bytes::new() };
+        let version = if self.options.tup {
+            TUP_VERSION
+        } else {
+            TARS_VERSION
+        };
+        let buffer = if self.options.tup {
+            self.params_writer().finish()
+        } else {
+            Bytes::new()
+        };
         let response = self.call(TARS_PING, buffer, version, None).await?;
         match response {
-            Some(r) if r.ret != 0 => Err(TarsError::Ret { code: r.ret, desc: r.result_desc }),
+            Some(r) if r.ret != 0 => Err(TarsError::Ret {
+                code: r.ret,
+                desc: r.result_desc,
+            }),
             _ => Ok(()),
         }
     }
@@ -379,9 +449,14 @@ impl ServantProxy {
         func: &str,
         payload: Bytes,
     ) -> TarsResult<ResponsePacket> {
-        match self.call(func, payload, TARS_VERSION, Some(request_id)).await? {
+        match self
+            .call(func, payload, TARS_VERSION, Some(request_id))
+            .await?
+        {
             Some(response) => Ok(response),
-            None => Err(TarsError::Invalid("rpc_call on a one-way proxy has no response".into())),
+            None => Err(TarsError::Invalid(
+                "rpc_call on a one-way proxy has no response".into(),
+            )),
         }
     }
 
@@ -404,13 +479,23 @@ impl ServantProxy {
 
     /// Whether a connection to the endpoint at `index` is open now.
     pub fn is_connected(&self, index: usize) -> bool {
-        self.object.slots.get(index).is_some_and(|s| s.live().is_some())
+        self.object
+            .slots
+            .get(index)
+            .is_some_and(|s| s.live().is_some())
     }
 
     /// A token cancelled when the current connection to endpoint `index` closes; `None` if
     /// there is no open connection.
-    pub(crate) fn connection_closed_token(&self, index: usize) -> Option<tokio_util::sync::CancellationToken> {
-        self.object.slots.get(index)?.live().map(|c| c.closed_token())
+    pub(crate) fn connection_closed_token(
+        &self,
+        index: usize,
+    ) -> Option<tokio_util::sync::CancellationToken> {
+        self.object
+            .slots
+            .get(index)?
+            .live()
+            .map(|c| c.closed_token())
     }
 
     /// Closes the current connection to endpoint `index`, if any (its calls fail at once).
@@ -423,7 +508,10 @@ impl ServantProxy {
     /// Opens the connection to the endpoint at `index` if needed (within the call timeout).
     pub async fn connect(&self, index: usize) -> TarsResult<()> {
         let deadline = Instant::now() + self.timeout();
-        self.object.connection(Some(index), deadline).await.map(|_| ())
+        self.object
+            .connection(Some(index), deadline)
+            .await
+            .map(|_| ())
     }
 }
 

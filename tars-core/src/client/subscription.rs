@@ -78,7 +78,10 @@ impl ServantProxy {
                 }
             });
         }
-        PushSubscription { _guard: cancel.clone().drop_guard(), cancel }
+        PushSubscription {
+            _guard: cancel.clone().drop_guard(),
+            cancel,
+        }
     }
 }
 
@@ -106,7 +109,9 @@ async fn keep_subscribed<F, Fut>(
             continue;
         }
         backoff = options.initial_backoff;
-        let Some(closed) = pinned.connection_closed_token(index) else { continue };
+        let Some(closed) = pinned.connection_closed_token(index) else {
+            continue;
+        };
         debug!(object = proxy.object_name(), index, "push registered");
         loop {
             let ping = async {

@@ -51,7 +51,9 @@ impl fmt::Display for DecodeErrorKind {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         use DecodeErrorKind::*;
         match self {
-            UnexpectedEof { needed } => write!(f, "unexpected end of input ({needed} more bytes needed)"),
+            UnexpectedEof { needed } => {
+                write!(f, "unexpected end of input ({needed} more bytes needed)")
+            }
             InvalidType(t) => write!(f, "invalid type id {t}"),
             TypeMismatch { expected, found } => {
                 write!(f, "type mismatch: expected {expected}, found {found}")
@@ -63,7 +65,9 @@ impl fmt::Display for DecodeErrorKind {
             }
             TooDeep => write!(f, "nesting deeper than {}", super::MAX_DEPTH),
             InvalidUtf8 => f.write_str("string is not valid UTF-8"),
-            BadSimpleListHead(b) => write!(f, "simple list inner head must be 0x00, found {b:#04x}"),
+            BadSimpleListHead(b) => {
+                write!(f, "simple list inner head must be 0x00, found {b:#04x}")
+            }
             OutOfRange { value, target } => write!(f, "value {value} out of range for {target}"),
         }
     }
@@ -82,7 +86,12 @@ pub struct DecodeError {
 impl DecodeError {
     /// An error of `kind` detected at byte `offset`.
     pub fn new(kind: DecodeErrorKind, offset: usize) -> Self {
-        DecodeError { kind, offset, tag: None, path: String::new() }
+        DecodeError {
+            kind,
+            offset,
+            tag: None,
+            path: String::new(),
+        }
     }
 
     /// The same error, noting the tag being read when it happened (the innermost tag wins).

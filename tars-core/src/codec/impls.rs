@@ -1,6 +1,8 @@
 //! [`TarsEncode`] / [`TarsDecode`] for the standard types.
 
-use super::{DecodeError, DecodeErrorKind, TarsDecode, TarsEncode, TarsReader, TarsType, TarsWriter};
+use super::{
+    DecodeError, DecodeErrorKind, TarsDecode, TarsEncode, TarsReader, TarsType, TarsWriter,
+};
 use bytes::Bytes;
 use std::collections::{BTreeMap, HashMap};
 use std::hash::{BuildHasher, Hash};
@@ -45,8 +47,12 @@ macro_rules! unsigned_int {
         impl TarsDecode for $t {
             fn decode_payload(r: &mut TarsReader, ty: TarsType) -> Result<Self, DecodeError> {
                 let value = r.read_int_payload(ty, TarsType::$widest, $name)?;
-                <$t>::try_from(value)
-                    .map_err(|_| r.error(DecodeErrorKind::OutOfRange { value, target: $name }))
+                <$t>::try_from(value).map_err(|_| {
+                    r.error(DecodeErrorKind::OutOfRange {
+                        value,
+                        target: $name,
+                    })
+                })
             }
         }
     };
@@ -72,8 +78,12 @@ impl TarsEncode for u8 {
 impl TarsDecode for u8 {
     fn decode_payload(r: &mut TarsReader, ty: TarsType) -> Result<Self, DecodeError> {
         let value = r.read_int_payload(ty, TarsType::Int16, "unsigned byte")?;
-        u8::try_from(value)
-            .map_err(|_| r.error(DecodeErrorKind::OutOfRange { value, target: "unsigned byte" }))
+        u8::try_from(value).map_err(|_| {
+            r.error(DecodeErrorKind::OutOfRange {
+                value,
+                target: "unsigned byte",
+            })
+        })
     }
     fn decode_vec(r: &mut TarsReader, ty: TarsType) -> Result<Vec<Self>, DecodeError> {
         Ok(r.read_bytes_payload(ty)?.to_vec())

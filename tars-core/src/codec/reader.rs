@@ -31,7 +31,11 @@ pub struct TarsReader {
 impl TarsReader {
     /// A reader over `buf`.
     pub fn new(buf: Bytes) -> Self {
-        TarsReader { buf, pos: 0, depth: 0 }
+        TarsReader {
+            buf,
+            pos: 0,
+            depth: 0,
+        }
     }
 
     /// A reader over a copy of `buf`.
@@ -63,14 +67,18 @@ impl TarsReader {
     pub fn read<T: TarsDecode>(&mut self, tag: u8) -> Result<T, DecodeError> {
         match self.read_optional(tag)? {
             Some(v) => Ok(v),
-            None => Err(self.error(DecodeErrorKind::RequiredFieldMissing).at_tag(tag)),
+            None => Err(self
+                .error(DecodeErrorKind::RequiredFieldMissing)
+                .at_tag(tag)),
         }
     }
 
     /// Reads an optional field at `tag`: `None` when absent.
     pub fn read_optional<T: TarsDecode>(&mut self, tag: u8) -> Result<Option<T>, DecodeError> {
         match self.skip_to_tag(tag)? {
-            Some(ty) => T::decode_payload(self, ty).map(Some).map_err(|e| e.at_tag(tag)),
+            Some(ty) => T::decode_payload(self, ty)
+                .map(Some)
+                .map_err(|e| e.at_tag(tag)),
             None => Ok(None),
         }
     }
@@ -95,8 +103,9 @@ impl TarsReader {
 
     /// Reads the next head; end of input is an error.
     pub fn read_head(&mut self) -> Result<Head, DecodeError> {
-        let head =
-            self.peek_head()?.ok_or_else(|| self.error(DecodeErrorKind::UnexpectedEof { needed: 1 }))?;
+        let head = self
+            .peek_head()?
+            .ok_or_else(|| self.error(DecodeErrorKind::UnexpectedEof { needed: 1 }))?;
         self.pos += head.len;
         Ok(head)
     }
@@ -321,7 +330,9 @@ impl TarsReader {
     fn ensure(&self, n: usize) -> Result<(), DecodeError> {
         let remaining = self.remaining();
         if n > remaining {
-            Err(self.error(DecodeErrorKind::UnexpectedEof { needed: n - remaining }))
+            Err(self.error(DecodeErrorKind::UnexpectedEof {
+                needed: n - remaining,
+            }))
         } else {
             Ok(())
         }

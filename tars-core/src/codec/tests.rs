@@ -11,7 +11,10 @@ fn hex(b: &[u8]) -> String {
 
 fn unhex(s: &str) -> Vec<u8> {
     let s: String = s.split_whitespace().collect();
-    (0..s.len()).step_by(2).map(|i| u8::from_str_radix(&s[i..i + 2], 16).unwrap()).collect()
+    (0..s.len())
+        .step_by(2)
+        .map(|i| u8::from_str_radix(&s[i..i + 2], 16).unwrap())
+        .collect()
 }
 
 fn enc<T: TarsEncode + ?Sized>(tag: u8, v: &T) -> String {
@@ -55,7 +58,10 @@ fn unsigned_types_widen() {
     assert_eq!(enc(0, &200u8), "0100c8");
     assert_eq!(enc(0, &40000u16), "0200009c40");
     assert_eq!(enc(0, &u32::MAX), "0300000000ffffffff");
-    assert_eq!(from_bytes::<u32>(0, unhex("0300000000ffffffff")).unwrap(), u32::MAX);
+    assert_eq!(
+        from_bytes::<u32>(0, unhex("0300000000ffffffff")).unwrap(),
+        u32::MAX
+    );
     // A negative short cannot be an unsigned byte.
     assert!(from_bytes::<u8>(0, unhex("00ff")).is_err());
 }
@@ -76,7 +82,10 @@ fn width_tolerance_on_read() {
     assert_eq!(from_bytes::<i32>(0, unhex("0c")).unwrap(), 0);
     // Wider is refused even if the value would fit.
     let err = from_bytes::<i16>(0, unhex("0200000001")).unwrap_err();
-    assert!(matches!(err.kind(), DecodeErrorKind::TypeMismatch { .. }), "{err}");
+    assert!(
+        matches!(err.kind(), DecodeErrorKind::TypeMismatch { .. }),
+        "{err}"
+    );
     // double accepts float and ZeroTag; float accepts ZeroTag but not double.
     assert_eq!(from_bytes::<f64>(0, unhex("043f800000")).unwrap(), 1.0);
     assert_eq!(from_bytes::<f64>(0, unhex("0c")).unwrap(), 0.0);
@@ -89,7 +98,10 @@ fn width_tolerance_on_read() {
 #[test]
 fn bytes_accept_plain_list_of_chars() {
     // LIST of 2 chars at tag 0: 09, count 2 (00 02), elements 00 05, 00 06.
-    assert_eq!(from_bytes::<Vec<u8>>(0, unhex("09 00 02 00 05 00 06")).unwrap(), vec![5, 6]);
+    assert_eq!(
+        from_bytes::<Vec<u8>>(0, unhex("09 00 02 00 05 00 06")).unwrap(),
+        vec![5, 6]
+    );
 }
 
 #[test]
@@ -103,7 +115,11 @@ fn skipping_and_absent_fields() {
     w.write(7, &vec![9u8; 3]);
     w.write_i32(9, 3);
     let mut r = TarsReader::new(w.into_bytes());
-    assert_eq!(r.read_optional::<i32>(2).unwrap(), None, "absent field in between");
+    assert_eq!(
+        r.read_optional::<i32>(2).unwrap(),
+        None,
+        "absent field in between"
+    );
     assert_eq!(r.read::<i32>(9).unwrap(), 3);
     assert!(r.is_empty());
     let err = r.read::<i32>(10).unwrap_err();
@@ -115,13 +131,25 @@ fn skipping_and_absent_fields() {
 fn hostile_counts_are_refused_without_allocating() {
     // A list claiming 2^31-1 elements in a handful of bytes.
     let err = from_bytes::<Vec<i32>>(0, unhex("09 02 7f ff ff ff 00 01")).unwrap_err();
-    assert!(matches!(err.kind(), DecodeErrorKind::LengthTooLarge { .. }), "{err}");
+    assert!(
+        matches!(err.kind(), DecodeErrorKind::LengthTooLarge { .. }),
+        "{err}"
+    );
     let err = from_bytes::<Vec<u8>>(0, unhex("0d 00 02 7f ff ff ff")).unwrap_err();
-    assert!(matches!(err.kind(), DecodeErrorKind::LengthTooLarge { .. }), "{err}");
+    assert!(
+        matches!(err.kind(), DecodeErrorKind::LengthTooLarge { .. }),
+        "{err}"
+    );
     let err = from_bytes::<Vec<i32>>(0, unhex("09 00 ff")).unwrap_err();
-    assert!(matches!(err.kind(), DecodeErrorKind::NegativeLength(-1)), "{err}");
+    assert!(
+        matches!(err.kind(), DecodeErrorKind::NegativeLength(-1)),
+        "{err}"
+    );
     let err = from_bytes::<String>(0, unhex("07 ff ff ff ff 61")).unwrap_err();
-    assert!(matches!(err.kind(), DecodeErrorKind::UnexpectedEof { .. }), "{err}");
+    assert!(
+        matches!(err.kind(), DecodeErrorKind::UnexpectedEof { .. }),
+        "{err}"
+    );
 }
 
 #[test]
@@ -180,12 +208,24 @@ fn optional_fields_follow_tarscpp() {
     assert_eq!(v.level, 5);
     // Defaults are omitted, bool is always written, None is not written.
     assert_eq!(hex(&v.to_tars_bytes()), "0c3c");
-    let v = Inner { id: 1, label: "x".into(), level: 0, flag: true, maybe: Some(String::new()) };
-    assert_eq!(hex(&v.to_tars_bytes()), "0001 16 01 78 2c 30 01 46 00".replace(' ', ""));
+    let v = Inner {
+        id: 1,
+        label: "x".into(),
+        level: 0,
+        flag: true,
+        maybe: Some(String::new()),
+    };
+    assert_eq!(
+        hex(&v.to_tars_bytes()),
+        "0001 16 01 78 2c 30 01 46 00".replace(' ', "")
+    );
     assert_eq!(Inner::from_tars_bytes(v.to_tars_bytes()).unwrap(), v);
     // Absent optional fields read as their IDL default, Option as None.
     let read = Inner::from_tars_bytes(unhex("0001")).unwrap();
-    assert_eq!((read.label.as_str(), read.level, read.maybe), ("anon", 5, None));
+    assert_eq!(
+        (read.label.as_str(), read.level, read.maybe),
+        ("anon", 5, None)
+    );
     // A missing require field names the struct and field.
     let err = Inner::from_tars_bytes(unhex("1601 78")).unwrap_err();
     assert_eq!(err.path(), "Test.Inner.id(0)");
@@ -221,7 +261,10 @@ fn enums_travel_as_int() {
     assert_eq!(Color::default(), Color::Red);
     assert_eq!(from_bytes::<Color>(0, unhex("0005")).unwrap(), Color::Blue);
     assert!(from_bytes::<Color>(0, unhex("0007")).is_err());
-    assert_eq!(from_bytes::<Open>(0, unhex("0007")).unwrap(), Open::Unknown(7));
+    assert_eq!(
+        from_bytes::<Open>(0, unhex("0007")).unwrap(),
+        Open::Unknown(7)
+    );
     assert_eq!(enc(0, &Open::Unknown(7)), "0007");
     assert_eq!(Open::default(), Open::Three);
 }

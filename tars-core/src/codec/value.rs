@@ -51,7 +51,10 @@ impl TarsValue {
     pub fn decode_field(r: &mut TarsReader) -> Result<TarsField, DecodeError> {
         let head = r.read_head()?;
         let value = Self::decode_payload(r, head.ty).map_err(|e| e.at_tag(head.tag))?;
-        Ok(TarsField { tag: head.tag, value })
+        Ok(TarsField {
+            tag: head.tag,
+            value,
+        })
     }
 
     fn decode_payload(r: &mut TarsReader, ty: TarsType) -> Result<TarsValue, DecodeError> {
@@ -66,8 +69,12 @@ impl TarsValue {
             SimpleList => TarsValue::Bytes(r.read_bytes_payload(ty)?),
             List => {
                 let n = r.read_count(1)?;
-                r.nested(|r| (0..n).map(|_| Self::decode_field(r)).collect::<Result<_, _>>())
-                    .map(TarsValue::List)?
+                r.nested(|r| {
+                    (0..n)
+                        .map(|_| Self::decode_field(r))
+                        .collect::<Result<_, _>>()
+                })
+                .map(TarsValue::List)?
             }
             Map => {
                 let n = r.read_count(2)?;

@@ -21,7 +21,9 @@ impl TarsWriter {
 
     /// An empty writer with room for `cap` bytes.
     pub fn with_capacity(cap: usize) -> Self {
-        TarsWriter { buf: BytesMut::with_capacity(cap) }
+        TarsWriter {
+            buf: BytesMut::with_capacity(cap),
+        }
     }
 
     /// A writer that appends to an existing buffer (for example after a reserved length prefix).

@@ -45,7 +45,11 @@ const HEADER: usize = 4;
 impl LengthPrefix {
     /// TARS framing: length includes the header, body at least 1 byte, at most `max_frame`.
     pub const fn tars(max_frame: usize) -> Self {
-        LengthPrefix { includes_header: true, min_body: 1, max_frame }
+        LengthPrefix {
+            includes_header: true,
+            min_body: 1,
+            max_frame,
+        }
     }
 
     /// The total length of the frame at the start of `buf`, if its header is complete.
@@ -54,13 +58,20 @@ impl LengthPrefix {
             return Ok(None);
         };
         let raw = u32::from_be_bytes([header[0], header[1], header[2], header[3]]) as u64;
-        let total = if self.includes_header { raw } else { raw + HEADER as u64 };
+        let total = if self.includes_header {
+            raw
+        } else {
+            raw + HEADER as u64
+        };
         let min = HEADER + self.min_body;
         if total < min as u64 {
             return Err(FrameError::TooShort { len: raw, min });
         }
         if total > self.max_frame as u64 {
-            return Err(FrameError::TooLong { len: raw, max: self.max_frame });
+            return Err(FrameError::TooLong {
+                len: raw,
+                max: self.max_frame,
+            });
         }
         Ok(Some(total as usize))
     }
@@ -80,7 +91,11 @@ impl LengthPrefix {
 
     /// Appends `body` with its length header to `out`.
     pub fn encode(&self, body: &[u8], out: &mut BytesMut) {
-        let len = if self.includes_header { body.len() + HEADER } else { body.len() };
+        let len = if self.includes_header {
+            body.len() + HEADER
+        } else {
+            body.len()
+        };
         out.put_u32(len as u32);
         out.put_slice(body);
     }

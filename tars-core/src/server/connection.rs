@@ -26,8 +26,17 @@ pub(crate) trait ConnectionProtocol: Send + Sync + 'static {
     /// the connection.
     fn split(&self, buf: &mut BytesMut) -> Result<Option<Bytes>, String>;
 
-    /// Handles one packet without waiting (work is spawned; see [`Connection::try_begin_request`]).
-    fn on_packet(&self, conn: &Arc<Connection>, packet: Bytes);
+    /// Handles one packet without waiting. A reply that is ready at once is appended to
+    /// `out` (written after the current batch of packets); other work is spawned and queues
+    /// its reply on the connection (see [`Connection::try_begin_request`]).
+    /// `received` is when the bytes were read (requests measure their queueing from it).
+    fn on_packet(
+        &self,
+        conn: &Arc<Connection>,
+        packet: Bytes,
+        received: std::time::Instant,
+        out: &mut BytesMut,
+    );
 
     /// Called when the server starts a graceful shutdown, before draining.
     fn on_shutdown(&self, conn: &Arc<Connection>);
@@ -43,15 +52,22 @@ pub(crate) async fn run_connection<P: ConnectionProtocol>(
     outbound: mpsc::Receiver<Bytes>,
     protocol: Arc<P>,
     shutdown: CancellationToken,
+    force_close: CancellationToken,
     idle_timeout: Option<Duration>,
 ) {
     let span = tracing::debug_span!("conn", uid = conn.uid, peer = %conn.peer);
     async move {
         debug!("accepted");
-        let reason = drive(stream, &conn, outbound, &*protocol, shutdown, idle_timeout).await;
+        let reason = tokio::select! {
+            reason = drive(stream, &conn, outbound, &*protocol, shutdown, idle_timeout) => reason,
+            _ = force_close.cancelled() => CloseReason::Shutdown,
+        };
         debug!(%reason, "closed");
         conn.finish(reason);
-        protocol.on_close(&Current { conn: conn.clone(), request: None });
+        protocol.on_close(&Current {
+            conn: conn.clone(),
+            request: None,
+        });
     }
     .instrument(span)
     .await
@@ -85,7 +101,7 @@ async fn drive<P: ConnectionProtocol>(
             frame = outbound.recv() => {
                 // The connection keeps a sender, so the queue never ends while we run.
                 let Some(frame) = frame else { return CloseReason::Closed };
-                if let Err(e) = write_batch(&mut writer, &mut outbound, &mut write_buf, frame, &closed).await {
+                if let Err(e) = write_out(&mut writer, &mut outbound, &mut write_buf, Some(frame), &closed).await {
                     return e;
                 }
                 deadline = Instant::now() + idle;
@@ -93,7 +109,7 @@ async fn drive<P: ConnectionProtocol>(
             _ = conn.drained(), if draining => {
                 // Flush what the finished requests queued, then close.
                 while let Ok(frame) = outbound.try_recv() {
-                    if let Err(e) = write_batch(&mut writer, &mut outbound, &mut write_buf, frame, &closed).await {
+                    if let Err(e) = write_out(&mut writer, &mut outbound, &mut write_buf, Some(frame), &closed).await {
                         return e;
                     }
                 }
@@ -107,9 +123,10 @@ async fn drive<P: ConnectionProtocol>(
                     Err(e) => return CloseReason::Error(e.to_string()),
                 }
                 deadline = Instant::now() + idle;
+                let received = std::time::Instant::now();
                 loop {
                     match protocol.split(&mut read_buf) {
-                        Ok(Some(packet)) => protocol.on_packet(conn, packet),
+                        Ok(Some(packet)) => protocol.on_packet(conn, packet, received, &mut write_buf),
                         Ok(None) => break,
                         Err(e) => return CloseReason::Error(e),
                     }
@@ -119,6 +136,13 @@ async fn drive<P: ConnectionProtocol>(
                 }
                 if read_buf.is_empty() && read_buf.capacity() > KEEP_BUFFER_CAPACITY {
                     read_buf = BytesMut::new();
+                }
+                // Replies that were ready at once go out in one write, with anything queued.
+                if !write_buf.is_empty() {
+                    if let Err(e) = write_out(&mut writer, &mut outbound, &mut write_buf, None, &closed).await {
+                        return e;
+                    }
+                    deadline = Instant::now() + idle;
                 }
             }
             _ = tokio::time::sleep_until(deadline), if idle_timeout.is_some() => {
@@ -140,36 +164,45 @@ async fn read_more(
     reader.read_buf(buf).await
 }
 
-/// Writes `first` and whatever else is queued, up to [`WRITE_BATCH_BYTES`], in one write.
-async fn write_batch(
+/// Writes what `buf` holds, plus `first` and whatever else is queued, up to
+/// [`WRITE_BATCH_BYTES`] gathered, in one write; a frame of that size or more is written
+/// as it is.
+async fn write_out(
     writer: &mut tokio::net::tcp::WriteHalf<'_>,
     outbound: &mut mpsc::Receiver<Bytes>,
     buf: &mut BytesMut,
-    first: Bytes,
+    first: Option<Bytes>,
     closed: &CancellationToken,
 ) -> Result<(), CloseReason> {
-    let result = if first.len() >= WRITE_BATCH_BYTES {
-        tokio::select! {
-            r = writer.write_all(&first) => r,
-            _ = closed.cancelled() => return Err(CloseReason::Closed),
+    let mut large = None;
+    match first {
+        Some(frame) if frame.len() >= WRITE_BATCH_BYTES => large = Some(frame),
+        Some(frame) => buf.extend_from_slice(&frame),
+        None => {}
+    }
+    while large.is_none() && buf.len() < WRITE_BATCH_BYTES {
+        match outbound.try_recv() {
+            Ok(frame) if frame.len() >= WRITE_BATCH_BYTES => large = Some(frame),
+            Ok(frame) => buf.extend_from_slice(&frame),
+            Err(_) => break,
         }
-    } else {
-        buf.extend_from_slice(&first);
-        while buf.len() < WRITE_BATCH_BYTES {
-            match outbound.try_recv() {
-                Ok(frame) => buf.extend_from_slice(&frame),
-                Err(_) => break,
-            }
+    }
+    let io = async {
+        if !buf.is_empty() {
+            writer.write_all(buf).await?;
         }
-        let r = tokio::select! {
-            r = writer.write_all(buf) => r,
-            _ = closed.cancelled() => return Err(CloseReason::Closed),
-        };
-        buf.clear();
-        if buf.capacity() > KEEP_BUFFER_CAPACITY * 4 {
-            *buf = BytesMut::new();
+        if let Some(frame) = &large {
+            writer.write_all(frame).await?;
         }
-        r
+        Ok::<(), std::io::Error>(())
     };
+    let result = tokio::select! {
+        r = io => r,
+        _ = closed.cancelled() => return Err(CloseReason::Closed),
+    };
+    buf.clear();
+    if buf.capacity() > KEEP_BUFFER_CAPACITY * 4 {
+        *buf = BytesMut::new();
+    }
     result.map_err(|e| CloseReason::Error(e.to_string()))
 }

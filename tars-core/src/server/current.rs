@@ -106,7 +106,8 @@ impl Connection {
     /// Runs the close hooks once; called by the connection task when it ends.
     pub(crate) fn finish(&self, reason: CloseReason) {
         self.close_with(reason);
-        let hooks = std::mem::take(&mut *self.close_hooks.lock().unwrap_or_else(|e| e.into_inner()));
+        let hooks =
+            std::mem::take(&mut *self.close_hooks.lock().unwrap_or_else(|e| e.into_inner()));
         hooks.into_iter().for_each(|hook| hook());
     }
 
@@ -141,9 +142,10 @@ impl Connection {
                     self.uid
                 )))
             }
-            Err(mpsc::error::TrySendError::Closed(_)) => {
-                Err(TarsError::ConnectionClosed(format!("connection {} closed", self.uid)))
-            }
+            Err(mpsc::error::TrySendError::Closed(_)) => Err(TarsError::ConnectionClosed(format!(
+                "connection {} closed",
+                self.uid
+            ))),
         }
     }
 }
@@ -264,7 +266,9 @@ impl Current {
 
     /// Whether the request was one-way (no response will be sent).
     pub fn is_oneway(&self) -> bool {
-        self.request.as_ref().is_some_and(|r| r.packet_type == crate::protocol::ONEWAY_PACKET)
+        self.request
+            .as_ref()
+            .is_some_and(|r| r.packet_type == crate::protocol::ONEWAY_PACKET)
     }
 
     /// The caller's timeout in milliseconds.
@@ -293,13 +297,18 @@ impl Current {
 
     /// The connection-only handle (no request), as kept by registries.
     pub fn connection(&self) -> Current {
-        Current { conn: self.conn.clone(), request: None }
+        Current {
+            conn: self.conn.clone(),
+            request: None,
+        }
     }
 
     pub(crate) fn take_response_context(&self) -> BTreeMap<String, String> {
         self.request
             .as_ref()
-            .map(|r| std::mem::take(&mut *r.response_context.lock().unwrap_or_else(|e| e.into_inner())))
+            .map(|r| {
+                std::mem::take(&mut *r.response_context.lock().unwrap_or_else(|e| e.into_inner()))
+            })
             .unwrap_or_default()
     }
 }

@@ -126,7 +126,10 @@ impl ServerBuilder {
         parser: P,
         servant: S,
     ) -> Self {
-        let adapter = Arc::new(raw::RawAdapter { parser, servant: Arc::new(servant) });
+        let adapter = Arc::new(raw::RawAdapter {
+            parser,
+            servant: Arc::new(servant),
+        });
         let start: RawStarter = Box::new(move |listener, name, shared, idle| {
             let tracker = shared.tracker.clone();
             tracker.spawn(accept_loop(listener, name, adapter, shared, idle));
@@ -155,6 +158,7 @@ impl ServerBuilder {
             connections: Arc::new(Semaphore::new(config.max_connections)),
             config: config.clone(),
             shutdown: shutdown.clone(),
+            force_close: CancellationToken::new(),
             tracker: tracker.clone(),
         });
         let mut bound = Vec::new();
@@ -176,7 +180,8 @@ impl ServerBuilder {
             listeners.push((spec, endpoint, listener));
         }
         for (spec, endpoint, listener) in listeners {
-            let idle = (endpoint.timeout_ms > 0).then(|| Duration::from_millis(endpoint.timeout_ms));
+            let idle =
+                (endpoint.timeout_ms > 0).then(|| Duration::from_millis(endpoint.timeout_ms));
             let name: Arc<str> = spec.name.into();
             match spec.kind {
                 AdapterKind::Tars(servant) => {
@@ -191,7 +196,10 @@ impl ServerBuilder {
                 AdapterKind::Raw(start) => start(listener, name, shared.clone(), idle),
             }
         }
-        Ok(Server { endpoints: bound, shared })
+        Ok(Server {
+            endpoints: bound,
+            shared,
+        })
     }
 }
 
@@ -200,6 +208,8 @@ struct Shared {
     in_flight: Arc<Semaphore>,
     connections: Arc<Semaphore>,
     shutdown: CancellationToken,
+    /// Cancelled when a graceful shutdown ran out of time: connections close at once.
+    force_close: CancellationToken,
     tracker: TaskTracker,
 }
 
@@ -242,10 +252,10 @@ async fn accept_loop<P: ConnectionProtocol>(
             tx,
             shared.config.max_in_flight_per_connection,
         ));
-        let shutdown = shared.shutdown.clone();
+        let (shutdown, force_close) = (shared.shutdown.clone(), shared.force_close.clone());
         let protocol = protocol.clone();
         shared.tracker.spawn(async move {
-            run_connection(stream, conn, rx, protocol, shutdown, idle).await;
+            run_connection(stream, conn, rx, protocol, shutdown, force_close, idle).await;
             drop(permit);
         });
     }
@@ -260,12 +270,18 @@ pub struct Server {
 impl Server {
     /// Starts building a server.
     pub fn builder() -> ServerBuilder {
-        ServerBuilder { config: ServerConfig::default(), adapters: Vec::new() }
+        ServerBuilder {
+            config: ServerConfig::default(),
+            adapters: Vec::new(),
+        }
     }
 
     /// The bound endpoint of the adapter `name`, with the real port.
     pub fn endpoint(&self, name: &str) -> Option<&Endpoint> {
-        self.endpoints.iter().find(|(n, _)| n == name).map(|(_, e)| e)
+        self.endpoints
+            .iter()
+            .find(|(n, _)| n == name)
+            .map(|(_, e)| e)
     }
 
     /// Every adapter's name and bound endpoint.
@@ -284,7 +300,9 @@ impl Server {
             .await
             .is_err()
         {
-            warn!("shutdown timed out with connections still open");
+            warn!("graceful shutdown timed out; closing the remaining connections");
+            shared.force_close.cancel();
+            shared.tracker.wait().await;
         }
     }
 

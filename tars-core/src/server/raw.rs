@@ -9,6 +9,8 @@ use futures_util::FutureExt;
 use std::future::Future;
 use std::panic::AssertUnwindSafe;
 use std::sync::Arc;
+use std::task::{Context, Poll, Waker};
+use std::time::Instant;
 use tracing::{debug, warn};
 
 /// What a parser found at the front of a connection's input.
@@ -84,30 +86,53 @@ impl<P: PacketParser, S: RawServant> ConnectionProtocol for RawAdapter<P, S> {
         }
     }
 
-    fn on_packet(&self, conn: &Arc<Connection>, packet: Bytes) {
+    fn on_packet(&self, conn: &Arc<Connection>, packet: Bytes, _: Instant, out: &mut BytesMut) {
         let Some(permit) = conn.try_begin_request() else {
             // A raw protocol has no overload code: shed the packet.
             warn!(uid = conn.uid, "too many packets in flight, dropping one");
             return;
         };
         let servant = self.servant.clone();
-        let current = Current { conn: conn.clone(), request: None };
-        tokio::spawn(async move {
-            let _permit = permit;
-            let handled = AssertUnwindSafe(servant.do_request(&current, packet)).catch_unwind().await;
-            match handled {
-                Ok(Some(response)) => {
-                    if current.conn.send_response(response).await.is_err() {
-                        debug!(uid = current.uid(), "connection closed before the response was sent");
-                    }
-                }
-                Ok(None) => {}
-                Err(_) => {
-                    warn!(uid = current.uid(), "raw servant panicked, closing the connection");
-                    current.close();
+        let current = Current {
+            conn: conn.clone(),
+            request: None,
+        };
+        let mut call = Box::pin(async move {
+            let handled = AssertUnwindSafe(servant.do_request(&current, packet))
+                .catch_unwind()
+                .await;
+            if handled.is_err() {
+                warn!(
+                    uid = current.uid(),
+                    "raw servant panicked, closing the connection"
+                );
+                current.close();
+            }
+            (current, handled.ok().flatten())
+        });
+        // As for TARS calls: a packet handled without waiting answers in this batch's write.
+        match call.as_mut().poll(&mut Context::from_waker(Waker::noop())) {
+            Poll::Ready((_, response)) => {
+                drop(permit);
+                if let Some(response) = response {
+                    out.extend_from_slice(&response);
                 }
             }
-        });
+            Poll::Pending => {
+                tokio::spawn(async move {
+                    let _permit = permit;
+                    let (current, response) = call.await;
+                    if let Some(response) = response {
+                        if current.conn.send_response(response).await.is_err() {
+                            debug!(
+                                uid = current.uid(),
+                                "connection closed before the response was sent"
+                            );
+                        }
+                    }
+                });
+            }
+        }
     }
 
     fn on_shutdown(&self, _conn: &Arc<Connection>) {}

@@ -5,8 +5,8 @@ use super::connection::ConnectionProtocol;
 use super::current::{CloseReason, Connection, Current, RequestInfo};
 use crate::error::{TarsError, TarsResult};
 use crate::protocol::{
-    self, encode_frame, frame_body, LengthPrefix, ParamsReader, ParamsWriter, RequestPacket,
-    ResponsePacket,
+    self, encode_frame, encode_frame_into, frame_body, LengthPrefix, ParamsReader, ParamsWriter,
+    RequestPacket, ResponsePacket,
 };
 use crate::TarsStruct;
 use bytes::{Bytes, BytesMut};
@@ -16,6 +16,7 @@ use std::future::Future;
 use std::panic::AssertUnwindSafe;
 use std::pin::Pin;
 use std::sync::{Arc, Mutex};
+use std::task::{Context, Poll, Waker};
 use std::time::{Duration, Instant};
 use tokio::sync::Semaphore;
 use tracing::{debug, warn};
@@ -57,7 +58,13 @@ impl ConnectionProtocol for TarsAdapter {
         self.framing.split_frame(buf).map_err(|e| e.to_string())
     }
 
-    fn on_packet(&self, conn: &Arc<Connection>, frame: Bytes) {
+    fn on_packet(
+        &self,
+        conn: &Arc<Connection>,
+        frame: Bytes,
+        received: Instant,
+        out: &mut BytesMut,
+    ) {
         let request = match RequestPacket::from_tars_bytes(frame_body(&frame)) {
             Ok(r) => r,
             Err(e) => {
@@ -67,7 +74,6 @@ impl ConnectionProtocol for TarsAdapter {
                 return;
             }
         };
-        let received = Instant::now();
         let buffer = request.buffer;
         let info = Arc::new(RequestInfo {
             version: request.version,
@@ -80,28 +86,38 @@ impl ConnectionProtocol for TarsAdapter {
             status: request.status,
             response_context: Mutex::new(BTreeMap::new()),
         });
-        let current = Current { conn: conn.clone(), request: Some(info) };
-
-        let immediate = |code: i32, desc: String| {
-            let frame = encode_reply(&current, code, Bytes::new(), desc);
-            if let Some(frame) = frame {
-                let _ = conn.send_unsolicited(frame);
-            }
+        let current = Current {
+            conn: conn.clone(),
+            request: Some(info),
         };
+
         if request.servant_name != *self.servant_name {
-            return immediate(
-                protocol::SERVER_NO_SERVANT_ERR,
-                format!("no servant `{}` here (this adapter serves `{}`)", request.servant_name, self.servant_name),
+            let desc = format!(
+                "no servant `{}` here (this adapter serves `{}`)",
+                request.servant_name, self.servant_name
+            );
+            return write_reply(
+                &current,
+                Err(TarsError::ret(protocol::SERVER_NO_SERVANT_ERR, desc)),
+                out,
             );
         }
-        if !matches!(current.version(), protocol::TARS_VERSION | protocol::TUP_VERSION) {
-            return immediate(
-                protocol::SERVER_DECODE_ERR,
-                format!("protocol version {} is not supported (only 1 TARS and 3 TUP)", current.version()),
+        if !matches!(
+            current.version(),
+            protocol::TARS_VERSION | protocol::TUP_VERSION
+        ) {
+            let desc = format!(
+                "protocol version {} is not supported (only 1 TARS and 3 TUP)",
+                current.version()
+            );
+            return write_reply(
+                &current,
+                Err(TarsError::ret(protocol::SERVER_DECODE_ERR, desc)),
+                out,
             );
         }
         if current.func_name() == protocol::TARS_PING {
-            return immediate(protocol::SERVER_SUCCESS, String::new());
+            return write_reply(&current, Ok(ParamsWriter::new(current.version())), out);
         }
         let permits = self
             .server_in_flight
@@ -111,28 +127,37 @@ impl ConnectionProtocol for TarsAdapter {
             .zip(conn.try_begin_request());
         let Some(permits) = permits else {
             debug!(uid = conn.uid, "overloaded, answering -9");
-            return immediate(protocol::SERVER_OVERLOAD, "server overloaded".to_string());
+            let overload = TarsError::ret(protocol::SERVER_OVERLOAD, "server overloaded");
+            return write_reply(&current, Err(overload), out);
         };
 
-        let servant = self.servant.clone();
-        tokio::spawn(async move {
-            let _permits = permits;
-            let timeout = current.timeout_ms();
-            if timeout > 0 && received.elapsed() > Duration::from_millis(timeout as u64) {
-                return answer(&current, Err(TarsError::ret(protocol::SERVER_QUEUE_TIMEOUT, "request waited past its timeout"))).await;
+        // Poll the call once right here: most calls finish without waiting, and their reply
+        // joins this batch's single write with no task, channel or copy. A call that waits
+        // moves to its own task (a future must use the waker of its latest poll, so the task
+        // takes over cleanly).
+        let mut call = Box::pin(run_call(self.servant.clone(), current, buffer, received));
+        match call.as_mut().poll(&mut Context::from_waker(Waker::noop())) {
+            Poll::Ready((current, result)) => {
+                drop(permits);
+                write_reply(&current, result, out);
             }
-            let result = match ParamsReader::new(current.version(), buffer) {
-                Ok(params) => {
-                    let call = servant.dispatch(&current, current.func_name(), params);
-                    AssertUnwindSafe(call).catch_unwind().await.unwrap_or_else(|_| {
-                        warn!(func = current.func_name(), "servant panicked");
-                        Err(TarsError::ret(protocol::SERVER_UNKNOWN_ERR, "servant panicked"))
-                    })
-                }
-                Err(e) => Err(TarsError::ret(protocol::SERVER_DECODE_ERR, format!("bad sBuffer: {e}"))),
-            };
-            answer(&current, result).await;
-        });
+            Poll::Pending => {
+                tokio::spawn(async move {
+                    let _permits = permits;
+                    let (current, result) = call.await;
+                    let mut frame = BytesMut::new();
+                    write_reply(&current, result, &mut frame);
+                    if !frame.is_empty()
+                        && current.conn.send_response(frame.freeze()).await.is_err()
+                    {
+                        debug!(
+                            uid = current.uid(),
+                            "connection closed before the response was sent"
+                        );
+                    }
+                });
+            }
+        }
     }
 
     fn on_shutdown(&self, conn: &Arc<Connection>) {
@@ -150,30 +175,66 @@ impl ConnectionProtocol for TarsAdapter {
     }
 }
 
-/// Sends the response of a finished call (nothing for one-way calls).
-async fn answer(current: &Current, result: TarsResult<ParamsWriter>) {
-    let (code, buffer, desc) = match result {
-        Ok(out) => (protocol::SERVER_SUCCESS, out.finish(), String::new()),
-        Err(e) => (e.code(), Bytes::new(), e.desc()),
-    };
-    if let Some(frame) = encode_reply(current, code, buffer, desc) {
-        if current.conn.send_response(frame).await.is_err() {
-            debug!(uid = current.uid(), "connection closed before the response was sent");
-        }
+/// Runs one call: checks its queueing time, decodes the parameters, dispatches, and turns a
+/// panic into -99.
+async fn run_call(
+    servant: Arc<dyn Servant>,
+    current: Current,
+    buffer: Bytes,
+    received: Instant,
+) -> (Current, TarsResult<ParamsWriter>) {
+    let timeout = current.timeout_ms();
+    if timeout > 0 && received.elapsed() > Duration::from_millis(timeout as u64) {
+        let waited = TarsError::ret(
+            protocol::SERVER_QUEUE_TIMEOUT,
+            "request waited past its timeout",
+        );
+        return (current, Err(waited));
     }
+    let result = match ParamsReader::new(current.version(), buffer) {
+        Ok(params) => {
+            let call = servant.dispatch(&current, current.func_name(), params);
+            AssertUnwindSafe(call)
+                .catch_unwind()
+                .await
+                .unwrap_or_else(|_| {
+                    warn!(func = current.func_name(), "servant panicked");
+                    Err(TarsError::ret(
+                        protocol::SERVER_UNKNOWN_ERR,
+                        "servant panicked",
+                    ))
+                })
+        }
+        Err(e) => Err(TarsError::ret(
+            protocol::SERVER_DECODE_ERR,
+            format!("bad sBuffer: {e}"),
+        )),
+    };
+    (current, result)
 }
 
-/// Encodes the response to `current`'s request in its version's layout: a ResponsePacket for
-/// TARS, a RequestPacket with result status for TUP. `None` for one-way requests.
-fn encode_reply(current: &Current, code: i32, buffer: Bytes, desc: String) -> Option<Bytes> {
+/// Appends the framed response to `current`'s request to `out`, in the request's version's
+/// layout: a ResponsePacket for TARS, a RequestPacket with result status for TUP. Nothing for
+/// one-way requests.
+fn write_reply(current: &Current, result: TarsResult<ParamsWriter>, out: &mut BytesMut) {
+    let Some(request) = current.request.as_ref() else {
+        return;
+    };
     if current.is_oneway() {
-        return None;
+        return;
     }
+    let (code, buffer, desc) = match result {
+        Ok(params) => (protocol::SERVER_SUCCESS, params.finish(), String::new()),
+        Err(e) => (e.code(), Bytes::new(), e.desc()),
+    };
     let context = current.take_response_context();
-    let request = current.request.as_ref()?;
     if request.version == protocol::TUP_VERSION {
         // A TUP client expects a map in sBuffer even for errors.
-        let buffer = if buffer.is_empty() { ParamsWriter::new(protocol::TUP_VERSION).finish() } else { buffer };
+        let buffer = if buffer.is_empty() {
+            ParamsWriter::new(protocol::TUP_VERSION).finish()
+        } else {
+            buffer
+        };
         let mut status = BTreeMap::new();
         if code != 0 {
             status.insert(protocol::STATUS_RESULT_CODE.to_string(), code.to_string());
@@ -181,7 +242,7 @@ fn encode_reply(current: &Current, code: i32, buffer: Bytes, desc: String) -> Op
         if !desc.is_empty() {
             status.insert(protocol::STATUS_RESULT_DESC.to_string(), desc);
         }
-        return Some(encode_frame(&RequestPacket {
+        let reply = RequestPacket {
             version: protocol::TUP_VERSION,
             packet_type: protocol::NORMAL_PACKET,
             message_type: request.message_type,
@@ -192,9 +253,10 @@ fn encode_reply(current: &Current, code: i32, buffer: Bytes, desc: String) -> Op
             timeout: 0,
             context,
             status,
-        }));
+        };
+        return encode_frame_into(&reply, out);
     }
-    Some(encode_frame(&ResponsePacket {
+    let reply = ResponsePacket {
         version: request.version,
         packet_type: protocol::NORMAL_PACKET,
         request_id: request.request_id,
@@ -204,5 +266,6 @@ fn encode_reply(current: &Current, code: i32, buffer: Bytes, desc: String) -> Op
         status: BTreeMap::new(),
         result_desc: desc,
         context,
-    }))
+    };
+    encode_frame_into(&reply, out);
 }
