@@ -529,7 +529,7 @@ fn frame_len(buf: &[u8], includes_header: bool) -> Result<Option<usize>, String>
     };
     let raw = u32::from_be_bytes([h[0], h[1], h[2], h[3]]) as usize;
     let total = if includes_header { raw } else { raw + 4 };
-    if total < 5 || total > 100 << 20 {
+    if !(5..=100 << 20).contains(&total) {
         return Err(format!("bad frame length {raw}"));
     }
     Ok((buf.len() >= total).then_some(total))
@@ -1475,8 +1475,8 @@ fn main() {
             let row = report.to_json();
             emit(
                 "baseline: bare length-prefixed echo",
-                &[row.clone()],
-                &[row],
+                std::slice::from_ref(&row),
+                std::slice::from_ref(&row),
                 RPC_COLUMNS,
             );
         }
@@ -1516,7 +1516,12 @@ fn main() {
                 "broadcast_pushes_per_s",
                 "b2b_pushes_per_s",
             ];
-            emit("push: pushMsg fan-out", &[row.clone()], &[row], &columns);
+            emit(
+                "push: pushMsg fan-out",
+                std::slice::from_ref(&row),
+                std::slice::from_ref(&row),
+                &columns,
+            );
         }
         "conns" => {
             let count: usize = cli::number_flag("count", 1000);
@@ -1541,8 +1546,8 @@ fn main() {
             ];
             emit(
                 "conns: server memory per connection",
-                &[row.clone()],
-                &[row],
+                std::slice::from_ref(&row),
+                std::slice::from_ref(&row),
                 &columns,
             );
         }
