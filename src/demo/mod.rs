@@ -2,4 +2,5 @@
 
 pub mod hello;
 pub mod push_callback;
+pub mod quickstart;
 pub mod raw_push;

@@ -1,0 +1,223 @@
+//! The `bench` example, each mode run for about a second: it must exit 0 and print JSON
+//! objects with the documented keys. No timing is asserted.
+
+mod common;
+
+use common::{example_bin, run_with_timeout, spawn_listening, ChildGuard};
+use serde_json::Value;
+use std::process::Command;
+use std::time::Duration;
+
+const LIMIT: Duration = Duration::from_secs(120);
+const RPC_KEYS: &[&str] = &[
+    "mode",
+    "calls_per_s",
+    "p50_us",
+    "p99_us",
+    "p999_us",
+    "max_us",
+];
+
+fn bench_server() -> ChildGuard {
+    let mut cmd = Command::new(example_bin("bench_server"));
+    cmd.args([
+        "--endpoint",
+        "tcp -h 127.0.0.1 -p 0 -t 60000",
+        "--push-endpoint",
+        "tcp -h 127.0.0.1 -p 0 -t 60000",
+    ]);
+    spawn_listening(cmd)
+}
+
+/// Runs `bench ARGS --json` and returns its JSON lines.
+fn bench(args: &[&str]) -> Vec<serde_json::Map<String, Value>> {
+    let mut cmd = Command::new(example_bin("bench"));
+    cmd.args(args).args(["--json", "--warmup", "0.2"]);
+    let (ok, out) = run_with_timeout(cmd, LIMIT);
+    assert!(ok, "bench {args:?} failed:\n{out}");
+    let objects: Vec<_> = out
+        .lines()
+        .filter(|l| l.starts_with('{'))
+        .map(|l| match serde_json::from_str::<Value>(l) {
+            Ok(Value::Object(m)) => m,
+            other => panic!("bad JSON line {l}: {other:?}"),
+        })
+        .collect();
+    assert!(
+        !objects.is_empty(),
+        "bench {args:?} printed no JSON:\n{out}"
+    );
+    objects
+}
+
+fn assert_keys(object: &serde_json::Map<String, Value>, keys: &[&str]) {
+    for key in keys {
+        assert!(object.contains_key(*key), "missing `{key}` in {object:?}");
+    }
+}
+
+fn hello_target(port: u16) -> String {
+    format!("TestApp.HelloServer.HelloObj@tcp -h 127.0.0.1 -p {port}")
+}
+
+#[test]
+fn rpc_through_the_proxy_against_bench_server() {
+    let server = bench_server();
+    let target = hello_target(server.port);
+    let out = bench(&[
+        "rpc",
+        &target,
+        "--payload",
+        "10",
+        "--connections",
+        "2",
+        "--in-flight",
+        "4",
+        "--seconds",
+        "1",
+    ]);
+    assert_keys(&out[0], RPC_KEYS);
+    assert_eq!(out[0]["mode"], "rpc");
+    assert!(out[0]["calls"].as_u64().unwrap() > 0, "{:?}", out[0]);
+    assert_eq!(out[0]["errors"], 0);
+}
+
+#[test]
+fn rpc_raw_against_bench_server_with_baseline() {
+    let server = bench_server();
+    let target = hello_target(server.port);
+    let out = bench(&[
+        "rpc",
+        &target,
+        "--raw",
+        "--vs-baseline",
+        "--connections",
+        "2",
+        "--in-flight",
+        "8",
+        "--seconds",
+        "1",
+    ]);
+    assert_keys(&out[0], RPC_KEYS);
+    assert_eq!(out[0]["mode"], "rpc-raw");
+    assert!(out[0]["calls"].as_u64().unwrap() > 0, "{:?}", out[0]);
+    assert_eq!(out[0]["errors"], 0);
+    let baseline = out[0]["baseline"].as_object().expect("baseline object");
+    assert_keys(baseline, RPC_KEYS);
+    assert!(out[0]["ratio"].is_number());
+}
+
+#[test]
+fn rpc_raw_open_loop_in_process() {
+    let out = bench(&[
+        "rpc",
+        "--raw",
+        "--rate",
+        "2000",
+        "--connections",
+        "2",
+        "--in-flight",
+        "16",
+        "--seconds",
+        "1",
+    ]);
+    assert_keys(&out[0], RPC_KEYS);
+    assert!(out[0]["calls"].as_u64().unwrap() > 0, "{:?}", out[0]);
+}
+
+#[test]
+fn baseline_runs() {
+    let out = bench(&[
+        "baseline",
+        "--payload",
+        "128",
+        "--connections",
+        "2",
+        "--in-flight",
+        "10",
+        "--seconds",
+        "1",
+    ]);
+    assert_keys(&out[0], RPC_KEYS);
+    assert_eq!(out[0]["mode"], "baseline");
+}
+
+#[test]
+fn push_with_few_clients() {
+    let out = bench(&["push", "--clients", "5", "--rate", "50", "--seconds", "1"]);
+    assert_keys(
+        &out[0],
+        &[
+            "mode",
+            "pushes_per_s",
+            "p50_us",
+            "p99_us",
+            "max_us",
+            "lost",
+            "expected",
+            "received",
+        ],
+    );
+    assert!(out[0]["received"].as_u64().unwrap() > 0, "{:?}", out[0]);
+}
+
+#[test]
+fn push_against_bench_server() {
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let push_endpoint = format!("tcp -h 127.0.0.1 -p {port} -t 60000");
+    let mut cmd = Command::new(example_bin("bench_server"));
+    cmd.args([
+        "--endpoint",
+        "tcp -h 127.0.0.1 -p 0",
+        "--push-endpoint",
+        &push_endpoint,
+        "--push-rate",
+        "50",
+    ]);
+    let _server = spawn_listening(cmd);
+    let target = format!("TestApp.HelloServer.PushObj@tcp -h 127.0.0.1 -p {port}");
+    let out = bench(&[
+        "push",
+        "--target",
+        &target,
+        "--clients",
+        "3",
+        "--seconds",
+        "1",
+    ]);
+    assert_keys(&out[0], &["mode", "pushes_per_s", "p99_us", "lost"]);
+    assert!(out[0]["received"].as_u64().unwrap() > 0, "{:?}", out[0]);
+}
+
+#[test]
+fn codec_runs() {
+    let out = bench(&["codec", "--seconds", "0.5"]);
+    assert_eq!(out.len(), 2);
+    for row in &out {
+        assert_keys(row, &["mode", "bytes", "structs_per_s", "mb_per_s"]);
+    }
+}
+
+#[test]
+fn conns_against_bench_server() {
+    let server = bench_server();
+    let pid = server.child.id().to_string();
+    let target = format!("127.0.0.1:{}", server.port);
+    let out = bench(&[
+        "conns", "--count", "200", "--pid", &pid, "--target", &target,
+    ]);
+    assert_keys(
+        &out[0],
+        &[
+            "mode",
+            "connections",
+            "idle_bytes_per_conn",
+            "after_call_bytes_per_conn",
+        ],
+    );
+    assert_eq!(out[0]["ping_failures"], 0);
+}
