@@ -296,7 +296,7 @@ async fn run(
     let reason: String = 'run: loop {
         let has_pending = conn.pending_count.load(Ordering::Acquire) > 0;
         tokio::select! {
-            biased;
+            // Unbiased: a flood of pushes to read must not starve writing, nor the reverse.
             _ = &mut closed_wait => break "closed".into(),
             _ = &mut sweep_timer, if has_pending => {
                 let now = Instant::now();

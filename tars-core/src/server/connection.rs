@@ -97,8 +97,8 @@ async fn drive<P: ConnectionProtocol>(
     tokio::pin!(shutdown_wait);
 
     loop {
+        // Unbiased: a flood of pushes to write must not starve reading, nor the reverse.
         tokio::select! {
-            biased;
             _ = &mut closed_wait => return CloseReason::Closed,
             _ = &mut shutdown_wait, if !draining => {
                 draining = true;
