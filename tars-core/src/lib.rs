@@ -3,9 +3,16 @@
 //! The runtime of tars-rs, a Rust implementation of the TARS RPC framework that is
 //! wire-compatible with TarsCpp, TarsGo and Tars.js.
 //!
-//! - [`codec`]: the TARS binary encoding and the traits behind `#[derive(TarsStruct)]`.
+//! - [`codec`]: the TARS binary encoding and the traits behind `#[derive(TarsStruct)]`;
+//! - [`protocol`]: RequestPacket/ResponsePacket, return codes, framing, TARS/TUP parameters;
+//! - [`endpoint`]: `tcp -h H -p P -t T` and `Obj@ep:ep` strings;
+//! - [`server`]: [`Server`], [`Current`], [`CurrentRegistry`], raw (third-party) servants;
+//! - [`client`]: [`Communicator`], [`ServantProxy`], push callbacks and subscriptions.
 //!
-//! The procedural macros are re-exported here, so depending on `tars-core` is enough.
+//! The procedural macros (`#[derive(TarsStruct)]`, `#[derive(TarsEnum)]`,
+//! `#[tars_interface]`, `#[tars_push]`) are re-exported here, so depending on `tars-core` is
+//! enough; `use tars_core::prelude::*` brings in what most programs need. The user guide is
+//! in `docs/` of the repository.
 
 #![warn(missing_docs)]
 

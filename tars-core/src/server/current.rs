@@ -267,8 +267,10 @@ impl Current {
         self.conn.add_close_hook(Box::new(hook));
     }
 
-    /// Sends raw bytes on the connection as they are, at any time (third-party protocols).
-    /// Fails if the connection is closed; a full outbound queue closes it (slow consumer).
+    /// Sends bytes on the connection as they are, at any time, from any task: a raw packet
+    /// of a third-party protocol or an encoded TARS frame (a push). Never waits. Fails if the
+    /// connection is closed; when more than `outbound_queue_bytes` are already unwritten, the
+    /// peer is not reading and the connection is closed (the slow-consumer policy).
     pub fn send_response(&self, bytes: impl AsRef<[u8]>) -> TarsResult<()> {
         self.conn.send_unsolicited(bytes.as_ref())
     }
