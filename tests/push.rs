@@ -12,8 +12,9 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 use tars_core::client::SubscribeOptions;
 use tars_core::prelude::*;
-use tars_core::protocol::{encode_frame, RequestPacket};
+use tars_core::protocol::{encode_frame, RequestPacket, ResponsePacket};
 use tars_core::server::{CloseReason, ServerConfig};
+use tars_core::TarsStruct;
 use tars_rs::demo::push_callback::{
     Hello, HelloProxy, HelloServant, PushPrxCallback, PushPrxDispatcher, PushSender, PushServer,
     PUSH_MESSAGE, PUSH_OBJ,
@@ -37,10 +38,18 @@ fn push_frame_matches_reference_bytes() {
     want.extend([0x16, 0x08]);
     want.extend(b"testPush");
     assert_eq!(SampleSender::test_push_frame(0, "hi").as_ref(), &want[..]);
+    // The demo's pushMsg frame decodes as TarsCpp's client reads it: id 0, iRet 0, TARS_FUNC,
+    // and ret + sRsp in sBuffer.
+    let frame = PushSender::push_msg_frame(7, PUSH_MESSAGE);
+    let push = ResponsePacket::from_tars_bytes(frame.slice(4..)).unwrap();
+    assert_eq!((push.version, push.request_id, push.ret), (1, 0, 0));
     assert_eq!(
-        PushSender::push_msg_frame(0, PUSH_MESSAGE),
-        PushSender::push_msg_frame(0, PUSH_MESSAGE)
+        push.status.get("TARS_FUNC").map(String::as_str),
+        Some("pushMsg")
     );
+    let mut params = tars_core::TarsReader::new(push.buffer);
+    assert_eq!(params.read::<i32>(0).unwrap(), 7);
+    assert_eq!(params.read::<String>(1).unwrap(), PUSH_MESSAGE);
 }
 
 /// Counts pushes and connection events.

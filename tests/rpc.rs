@@ -6,9 +6,11 @@
 //! and the client of a test share the test's thread. That makes the queue-timeout (-6) test
 //! deterministic and lets [`panics_here`] see every panic of a test's server.
 
+mod common;
+
 use bytes::{Bytes, BytesMut};
+use common::{eventually, within};
 use std::collections::BTreeMap;
-use std::future::Future;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, Once};
 use std::time::{Duration, Instant};
@@ -26,28 +28,6 @@ use tokio::net::{TcpListener, TcpStream};
 
 /// The servant object of the test servant [`Probe`].
 const PROBE_OBJ: &str = "Test.ProbeServer.ProbeObj";
-
-/// Upper bound of any one test; reaching it is a failure, not a skip.
-const TEST_LIMIT: Duration = Duration::from_secs(60);
-
-/// Runs a test body within [`TEST_LIMIT`].
-async fn bounded<F: Future>(body: F) -> F::Output {
-    tokio::time::timeout(TEST_LIMIT, body)
-        .await
-        .expect("test did not finish within its time limit")
-}
-
-/// Polls `cond` every few milliseconds until it holds; panics after 10 s.
-async fn wait_until(what: &str, mut cond: impl FnMut() -> bool) {
-    let started = Instant::now();
-    while !cond() {
-        assert!(
-            started.elapsed() < Duration::from_secs(10),
-            "timed out waiting until {what}"
-        );
-        tokio::time::sleep(Duration::from_millis(5)).await;
-    }
-}
 
 // ---------------------------------------------------------------------------------------------
 // Panic accounting: a hook that records the name of the thread of every panic.
@@ -349,7 +329,7 @@ async fn every_hello_method(proxy: &HelloProxy) {
 
 #[tokio::test]
 async fn every_hello_method_round_trips_over_tars() {
-    bounded(async {
+    within("the test", async {
         let (server, port) = hello_server().await;
         every_hello_method(&hello_proxy(port)).await;
         server.shutdown().await;
@@ -359,7 +339,7 @@ async fn every_hello_method_round_trips_over_tars() {
 
 #[tokio::test]
 async fn every_hello_method_round_trips_over_tup() {
-    bounded(async {
+    within("the test", async {
         let (server, port) = hello_server().await;
         every_hello_method(&hello_proxy(port).tup()).await;
         server.shutdown().await;
@@ -369,7 +349,7 @@ async fn every_hello_method_round_trips_over_tup() {
 
 #[tokio::test]
 async fn tars_ping_answers_and_checks_the_servant_name() {
-    bounded(async {
+    within("the test", async {
         let (server, port) = hello_server().await;
         let proxy = hello_proxy(port);
         proxy.tars_ping().await.unwrap();
@@ -389,7 +369,7 @@ async fn tars_ping_answers_and_checks_the_servant_name() {
 
 #[tokio::test]
 async fn slow_call_does_not_delay_a_fast_one_on_the_same_connection() {
-    bounded(async {
+    within("the test", async {
         let (server, port, state) = probe_server().await;
         let proxy = probe_proxy(port).with_timeout(Duration::from_secs(20));
         let (_, uid, ..) = proxy.whoami().await.unwrap();
@@ -397,7 +377,7 @@ async fn slow_call_does_not_delay_a_fast_one_on_the_same_connection() {
             let proxy = proxy.clone();
             async move { proxy.hold(3000).await }
         });
-        wait_until("the slow call runs", || state.started() == 1).await;
+        eventually("the slow call runs", || state.started() == 1).await;
         let (_, fast_uid, ..) = proxy.whoami().await.unwrap();
         // The fast call came back while the slow one is still running, on the same connection.
         assert_eq!(state.finished(), 0, "the fast call waited for the slow one");
@@ -411,7 +391,7 @@ async fn slow_call_does_not_delay_a_fast_one_on_the_same_connection() {
 
 #[tokio::test]
 async fn per_call_timeout_fails_with_minus_7_and_the_connection_stays_usable() {
-    bounded(async {
+    within("the test", async {
         let (server, port, state) = probe_server().await;
         let proxy = probe_proxy(port);
         let (_, uid, _, default_timeout) = proxy.whoami().await.unwrap();
@@ -434,7 +414,7 @@ async fn per_call_timeout_fails_with_minus_7_and_the_connection_stays_usable() {
 
         // The late response arrives on the same connection, is dropped, and the connection
         // keeps working.
-        wait_until("the timed-out call finishes on the server", || {
+        eventually("the timed-out call finishes on the server", || {
             state.finished() == 1
         })
         .await;
@@ -448,7 +428,7 @@ async fn per_call_timeout_fails_with_minus_7_and_the_connection_stays_usable() {
 
 #[tokio::test]
 async fn overload_answers_minus_9_to_the_call_past_the_per_connection_limit() {
-    bounded(async {
+    within("the test", async {
         let config = ServerConfig {
             max_in_flight_per_connection: 2,
             ..ServerConfig::default()
@@ -462,7 +442,7 @@ async fn overload_answers_minus_9_to_the_call_past_the_per_connection_limit() {
                 tokio::spawn(async move { proxy.hold(1000).await })
             })
             .collect();
-        wait_until("two calls are in flight", || state.started() == 2).await;
+        eventually("two calls are in flight", || state.started() == 2).await;
         let e = expect_code(proxy.hold(0).await, protocol::SERVER_OVERLOAD);
         assert!(matches!(e, TarsError::Ret { .. }), "{e:?}");
         for h in held {
@@ -480,7 +460,7 @@ async fn overload_answers_minus_9_to_the_call_past_the_per_connection_limit() {
 /// thread for 300 ms keeps the next request (iTimeout 50 ms, read in the same batch) waiting.
 #[tokio::test]
 async fn request_that_waited_past_its_itimeout_gets_minus_6() {
-    bounded(async {
+    within("the test", async {
         let (server, port, state) = probe_server().await;
         let mut raw = TcpStream::connect(("127.0.0.1", port)).await.unwrap();
         let mut both = BytesMut::new();
@@ -529,7 +509,7 @@ async fn request_that_waited_past_its_itimeout_gets_minus_6() {
 
 #[tokio::test]
 async fn unknown_servant_is_minus_4_and_unknown_function_minus_3() {
-    bounded(async {
+    within("the test", async {
         let (server, port) = hello_server().await;
         let comm = Communicator::new();
         let wrong = comm
@@ -560,7 +540,7 @@ async fn unknown_servant_is_minus_4_and_unknown_function_minus_3() {
 
 #[tokio::test]
 async fn parameters_that_do_not_decode_are_minus_1_with_a_description() {
-    bounded(async {
+    within("the test", async {
         let (server, port) = hello_server().await;
         let proxy = Communicator::new()
             .servant_proxy(&target(HELLO_OBJ, &[port]))
@@ -631,7 +611,7 @@ async fn parameters_that_do_not_decode_are_minus_1_with_a_description() {
 
 #[tokio::test]
 async fn handler_error_keeps_its_code_and_description() {
-    bounded(async {
+    within("the test", async {
         let (server, port, _) = probe_server().await;
         let proxy = probe_proxy(port);
         for p in [proxy.clone(), proxy.tup()] {
@@ -649,7 +629,7 @@ async fn handler_error_keeps_its_code_and_description() {
 
 #[tokio::test]
 async fn panicking_handler_is_minus_99_and_the_server_keeps_serving() {
-    bounded(async {
+    within("the test", async {
         let (server, port, _) = probe_server().await;
         let proxy = probe_proxy(port);
         let (_, uid, ..) = proxy.whoami().await.unwrap();
@@ -681,7 +661,7 @@ async fn panicking_handler_is_minus_99_and_the_server_keeps_serving() {
 
 #[tokio::test]
 async fn oneway_call_is_executed_and_gets_no_reply() {
-    bounded(async {
+    within("the test", async {
         let (server, port) = hello_server().await;
         // Through the proxy: returns at once with defaults; the server runs it.
         let proxy = hello_proxy(port);
@@ -741,7 +721,7 @@ async fn oneway_call_is_executed_and_gets_no_reply() {
 
 #[tokio::test]
 async fn context_travels_both_ways() {
-    bounded(async {
+    within("the test", async {
         let (server, port, _) = probe_server().await;
         let ctx = BTreeMap::from([
             ("trace".to_string(), "t-1".to_string()),
@@ -786,7 +766,7 @@ async fn context_travels_both_ways() {
 
 #[tokio::test]
 async fn idle_timeout_closes_an_idle_connection() {
-    bounded(async {
+    within("the test", async {
         let (server, port, _) =
             probe_server_with("tcp -h 127.0.0.1 -p 0 -t 300", ServerConfig::default()).await;
         let started = Instant::now();
@@ -803,7 +783,7 @@ async fn idle_timeout_closes_an_idle_connection() {
         // A proxy whose connection was closed while idle reconnects for its next call.
         let proxy = probe_proxy(port);
         let (_, uid, ..) = proxy.whoami().await.unwrap();
-        wait_until("the proxy sees the idle close", || {
+        eventually("the proxy sees the idle close", || {
             !proxy.servant_proxy().is_connected(0)
         })
         .await;
@@ -817,7 +797,7 @@ async fn idle_timeout_closes_an_idle_connection() {
 
 #[tokio::test]
 async fn dropped_connection_fails_in_flight_calls_at_once() {
-    bounded(async {
+    within("the test", async {
         // A "server" that accepts, reads the request, then hangs up without answering.
         let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
         let port = listener.local_addr().unwrap().port();
@@ -846,7 +826,7 @@ async fn dropped_connection_fails_in_flight_calls_at_once() {
 
 #[tokio::test]
 async fn hostile_bytes_close_only_their_connection() {
-    bounded(async {
+    within("the test", async {
         let (server, port) = hello_server().await;
         let before = panics_here();
         let good = hello_proxy(port);
@@ -892,7 +872,7 @@ async fn hostile_bytes_close_only_their_connection() {
 
 #[tokio::test]
 async fn round_robin_across_two_servers() {
-    bounded(async {
+    within("the test", async {
         let (s1, p1, st1) = probe_server().await;
         let (s2, p2, st2) = probe_server().await;
         let proxy: ProbeProxy = Communicator::new()
@@ -925,7 +905,7 @@ async fn round_robin_across_two_servers() {
 
 #[tokio::test]
 async fn dead_endpoint_is_set_aside_and_calls_go_to_the_live_one() {
-    bounded(async {
+    within("the test", async {
         let (server, live, state) = probe_server().await;
         // A port that is bound but not listening refuses connections, and no other test can
         // take it while this socket holds it.
@@ -956,12 +936,12 @@ async fn dead_endpoint_is_set_aside_and_calls_go_to_the_live_one() {
 
 #[tokio::test]
 async fn proxy_reconnects_after_the_server_restarts_on_the_same_port() {
-    bounded(async {
+    within("the test", async {
         let (server, port) = hello_server().await;
         let proxy = hello_proxy(port);
         assert_eq!(proxy.say_hello("one").await.unwrap().1, "hello one");
         server.shutdown().await;
-        wait_until("the proxy sees the close", || {
+        eventually("the proxy sees the close", || {
             !proxy.servant_proxy().is_connected(0)
         })
         .await;
@@ -983,14 +963,14 @@ async fn proxy_reconnects_after_the_server_restarts_on_the_same_port() {
 
 #[tokio::test]
 async fn graceful_shutdown_finishes_in_flight_calls_and_refuses_new_connections() {
-    bounded(async {
+    within("the test", async {
         let (server, port, state) = probe_server().await;
         let proxy = probe_proxy(port).with_timeout(Duration::from_secs(20));
         let slow = tokio::spawn({
             let proxy = proxy.clone();
             async move { proxy.hold(1000).await }
         });
-        wait_until("the slow call runs", || state.started() == 1).await;
+        eventually("the slow call runs", || state.started() == 1).await;
         let shutdown = tokio::spawn(server.shutdown());
 
         // The listener goes away at once: new connections are refused while the call drains.
@@ -1009,7 +989,7 @@ async fn graceful_shutdown_finishes_in_flight_calls_and_refuses_new_connections(
         }
         // The client retires the connection on the server's notice: new calls do not queue
         // behind the drain but try a new connection, which is refused.
-        wait_until("the client retires the connection", || {
+        eventually("the client retires the connection", || {
             !proxy.servant_proxy().is_connected(0)
         })
         .await;
@@ -1030,7 +1010,7 @@ async fn graceful_shutdown_finishes_in_flight_calls_and_refuses_new_connections(
 
 #[tokio::test]
 async fn client_config_timeout_is_the_default_and_with_timeout_overrides_it() {
-    bounded(async {
+    within("the test", async {
         let (server, port, _) = probe_server().await;
         let comm = Communicator::with_config(ClientConfig {
             invoke_timeout: Duration::from_millis(150),

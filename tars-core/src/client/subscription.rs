@@ -110,6 +110,8 @@ async fn keep_subscribed<F, Fut>(
         }
         backoff = options.initial_backoff;
         let Some(closed) = pinned.connection_closed_token(index) else {
+            // Registered, but the connection is already gone: start over after a pause.
+            tokio::time::sleep(options.initial_backoff).await;
             continue;
         };
         debug!(object = proxy.object_name(), index, "push registered");
