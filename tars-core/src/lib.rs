@@ -23,6 +23,8 @@ pub mod client;
 pub mod codec;
 pub mod endpoint;
 mod error;
+#[allow(dead_code, unused_imports)] // Used by the connection drivers as they move onto it.
+mod net;
 pub mod protocol;
 pub mod server;
 

@@ -1,0 +1,248 @@
+//! [`Outbound`]: one connection's queue of bytes to write, shared by every task that produces
+//! frames for it (callers, handlers, pushes) and the one writer that drains it.
+
+use bytes::BytesMut;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Mutex, MutexGuard};
+use tokio::sync::Notify;
+
+/// Queued bytes are kept in one buffer; buffers that grew past this are released once drained.
+const KEEP_CAPACITY: usize = 256 * 1024;
+
+/// The queue was closed: nothing more is accepted.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Closed;
+
+/// Why [`Outbound::append_with`] appended nothing.
+#[derive(Debug)]
+pub(crate) enum AppendError<E> {
+    /// The queue was closed.
+    Closed,
+    /// The producer's own error; whatever it wrote was taken back.
+    Write(E),
+}
+
+struct Queue {
+    buf: BytesMut,
+    /// No more appends; the writer ends once `buf` is written.
+    closed: bool,
+}
+
+/// A connection's outbound bytes.
+///
+/// Producers append under a short lock; the writer swaps the whole buffer out and writes it
+/// in one go, so many frames share one `write`. `unsent` counts bytes appended and not yet
+/// written (queued or in the writer's hands): the slow-consumer and back-pressure limits read
+/// it without taking the lock.
+pub(crate) struct Outbound {
+    queue: Mutex<Queue>,
+    unsent: AtomicUsize,
+    /// Wakes the writer when the buffer goes from empty to non-empty, or on close.
+    ready: Notify,
+    /// Wakes producers waiting for `unsent` to drop, or for the close.
+    room: Notify,
+}
+
+impl Default for Outbound {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl Outbound {
+    /// An empty, open queue.
+    pub(crate) fn new() -> Self {
+        Outbound {
+            queue: Mutex::new(Queue {
+                buf: BytesMut::new(),
+                closed: false,
+            }),
+            unsent: AtomicUsize::new(0),
+            ready: Notify::new(),
+            room: Notify::new(),
+        }
+    }
+
+    fn lock(&self) -> MutexGuard<'_, Queue> {
+        self.queue.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Appends `bytes`.
+    pub(crate) fn append(&self, bytes: &[u8]) -> Result<(), Closed> {
+        self.append_with(|buf| {
+            buf.extend_from_slice(bytes);
+            Ok::<(), ()>(())
+        })
+        .map_err(|_| Closed)
+    }
+
+    /// Lets `write` append to the buffer under the lock (encoding straight into it, with no
+    /// intermediate copy). If `write` fails, what it appended is taken back.
+    pub(crate) fn append_with<E>(
+        &self,
+        write: impl FnOnce(&mut BytesMut) -> Result<(), E>,
+    ) -> Result<(), AppendError<E>> {
+        let mut queue = self.lock();
+        if queue.closed {
+            return Err(AppendError::Closed);
+        }
+        let before = queue.buf.len();
+        if let Err(e) = write(&mut queue.buf) {
+            queue.buf.truncate(before);
+            return Err(AppendError::Write(e));
+        }
+        let added = queue.buf.len() - before;
+        if added == 0 {
+            return Ok(());
+        }
+        self.unsent.fetch_add(added, Ordering::AcqRel);
+        drop(queue);
+        if before == 0 {
+            self.ready.notify_one();
+        }
+        Ok(())
+    }
+
+    /// Bytes appended and not yet written.
+    pub(crate) fn unsent(&self) -> usize {
+        self.unsent.load(Ordering::Acquire)
+    }
+
+    /// Whether the queue is closed.
+    pub(crate) fn is_closed(&self) -> bool {
+        self.lock().closed
+    }
+
+    /// Refuses further appends; the writer still writes what is queued, then ends.
+    pub(crate) fn close(&self) {
+        self.lock().closed = true;
+        self.ready.notify_one();
+        self.room.notify_waiters();
+    }
+
+    /// Refuses further appends and drops what is queued and not yet taken by the writer.
+    pub(crate) fn abort(&self) {
+        let dropped = {
+            let mut queue = self.lock();
+            queue.closed = true;
+            let n = queue.buf.len();
+            queue.buf = BytesMut::new();
+            n
+        };
+        self.unsent.fetch_sub(dropped, Ordering::AcqRel);
+        self.ready.notify_one();
+        self.room.notify_waiters();
+    }
+
+    /// Swaps the queued bytes into `batch` (which must be empty); returns how many there are.
+    /// `None` once the queue is closed and nothing is left.
+    pub(crate) fn take(&self, batch: &mut BytesMut) -> Option<usize> {
+        debug_assert!(batch.is_empty());
+        let mut queue = self.lock();
+        if queue.buf.is_empty() && queue.closed {
+            return None;
+        }
+        std::mem::swap(&mut queue.buf, batch);
+        Some(batch.len())
+    }
+
+    /// Records that `n` taken bytes were written and recycles the writer's `batch`.
+    pub(crate) fn written(&self, n: usize, batch: &mut BytesMut) {
+        batch.clear();
+        if batch.capacity() > KEEP_CAPACITY {
+            *batch = BytesMut::new();
+        }
+        if n > 0 {
+            self.unsent.fetch_sub(n, Ordering::AcqRel);
+            self.room.notify_waiters();
+        }
+    }
+
+    /// Resolves when something may be queued (or the queue closed) since the last
+    /// [`take`](Self::take) that found it empty.
+    pub(crate) async fn ready(&self) {
+        self.ready.notified().await
+    }
+
+    /// Resolves once fewer than `limit` bytes are unsent, or the queue is closed.
+    pub(crate) async fn room_below(&self, limit: usize) {
+        loop {
+            let room = self.room.notified();
+            tokio::pin!(room);
+            room.as_mut().enable();
+            if self.unsent() < limit || self.is_closed() {
+                return;
+            }
+            room.await;
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn counts_unsent_bytes_until_written() {
+        let out = Outbound::new();
+        out.append(b"abc").unwrap();
+        out.append(b"de").unwrap();
+        assert_eq!(out.unsent(), 5);
+        let mut batch = BytesMut::new();
+        assert_eq!(out.take(&mut batch), Some(5));
+        assert_eq!(&batch[..], b"abcde");
+        assert_eq!(out.unsent(), 5, "taken is not written");
+        out.written(5, &mut batch);
+        assert_eq!(out.unsent(), 0);
+        assert_eq!(out.take(&mut batch), Some(0));
+    }
+
+    #[test]
+    fn a_failed_write_takes_its_bytes_back() {
+        let out = Outbound::new();
+        out.append(b"keep").unwrap();
+        let r = out.append_with(|buf| {
+            buf.extend_from_slice(b"partial");
+            Err("too big")
+        });
+        assert!(matches!(r, Err(AppendError::Write("too big"))));
+        assert_eq!(out.unsent(), 4);
+        let mut batch = BytesMut::new();
+        out.take(&mut batch);
+        assert_eq!(&batch[..], b"keep");
+    }
+
+    #[test]
+    fn close_keeps_queued_bytes_abort_drops_them() {
+        let out = Outbound::new();
+        out.append(b"last").unwrap();
+        out.close();
+        assert_eq!(out.append(b"more"), Err(Closed));
+        let mut batch = BytesMut::new();
+        assert_eq!(out.take(&mut batch), Some(4));
+        out.written(4, &mut batch);
+        assert_eq!(out.take(&mut batch), None, "closed and drained");
+
+        let out = Outbound::new();
+        out.append(b"gone").unwrap();
+        out.abort();
+        assert_eq!(out.unsent(), 0);
+        assert_eq!(out.take(&mut batch), None);
+    }
+
+    #[tokio::test]
+    async fn room_below_waits_for_the_writer() {
+        let out = std::sync::Arc::new(Outbound::new());
+        out.append(&[0; 100]).unwrap();
+        let waiter = tokio::spawn({
+            let out = out.clone();
+            async move { out.room_below(50).await }
+        });
+        tokio::task::yield_now().await;
+        assert!(!waiter.is_finished());
+        let mut batch = BytesMut::new();
+        let n = out.take(&mut batch).unwrap();
+        out.written(n, &mut batch);
+        waiter.await.unwrap();
+    }
+}

@@ -1,0 +1,124 @@
+//! The writer half of a full-duplex connection driver.
+
+use super::Outbound;
+use bytes::BytesMut;
+use std::fmt;
+use std::time::Duration;
+use tokio::io::{AsyncWrite, AsyncWriteExt};
+
+/// Why [`write_loop`] stopped writing.
+#[derive(Debug)]
+pub(crate) enum WriteError {
+    /// A write made no progress for this long: the peer is not reading.
+    Stalled(Duration),
+    /// The socket failed (or accepted nothing).
+    Io(std::io::Error),
+}
+
+impl fmt::Display for WriteError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            WriteError::Stalled(d) => write!(
+                f,
+                "write stalled: the peer read nothing for {} ms",
+                d.as_millis()
+            ),
+            WriteError::Io(e) => write!(f, "write failed: {e}"),
+        }
+    }
+}
+
+/// Writes everything `out` receives until it is closed and drained (`Ok`), or until the
+/// socket fails or a write makes no progress for `stall`.
+///
+/// Run it beside the reader (both polled by the connection's task), never inside it: then a
+/// peer that does not read only ever blocks this future. Each wake-up takes the whole queue
+/// and writes it with as few `write` calls as the socket allows. The write side is not shut
+/// down here: the driver decides how the connection ends.
+pub(crate) async fn write_loop<W: AsyncWrite + Unpin>(
+    writer: &mut W,
+    out: &Outbound,
+    stall: Duration,
+) -> Result<(), WriteError> {
+    let mut batch = BytesMut::new();
+    loop {
+        let Some(n) = out.take(&mut batch) else {
+            let _ = writer.flush().await;
+            return Ok(());
+        };
+        if n == 0 {
+            out.ready().await;
+            continue;
+        }
+        let result = write_all(writer, &batch, stall).await;
+        out.written(n, &mut batch);
+        result?;
+    }
+}
+
+/// Writes `buf` whole; each `write` that waits gets `stall` to make progress.
+async fn write_all<W: AsyncWrite + Unpin>(
+    writer: &mut W,
+    buf: &[u8],
+    stall: Duration,
+) -> Result<(), WriteError> {
+    let mut pos = 0;
+    while pos < buf.len() {
+        match tokio::time::timeout(stall, writer.write(&buf[pos..])).await {
+            Ok(Ok(0)) => {
+                return Err(WriteError::Io(std::io::ErrorKind::WriteZero.into()));
+            }
+            Ok(Ok(n)) => pos += n,
+            Ok(Err(e)) => return Err(WriteError::Io(e)),
+            Err(_) => return Err(WriteError::Stalled(stall)),
+        }
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::sync::Arc;
+    use tokio::io::AsyncReadExt;
+
+    #[tokio::test]
+    async fn writes_what_is_queued_and_ends_after_close() {
+        let (mut near, mut far) = tokio::io::duplex(1024);
+        let out = Arc::new(Outbound::new());
+        let writer = tokio::spawn({
+            let out = out.clone();
+            async move { write_loop(&mut near, &out, Duration::from_secs(5)).await }
+        });
+        out.append(b"hello ").unwrap();
+        out.append(b"world").unwrap();
+        out.close();
+        writer.await.unwrap().unwrap();
+        let mut got = String::new();
+        far.read_to_string(&mut got).await.unwrap();
+        assert_eq!(got, "hello world");
+        assert_eq!(out.unsent(), 0);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_peer_that_never_reads_stalls_the_writer() {
+        let (mut near, _far) = tokio::io::duplex(64);
+        let out = Outbound::new();
+        out.append(&[7; 4096]).unwrap();
+        let stall = Duration::from_millis(300);
+        match write_loop(&mut near, &out, stall).await {
+            Err(WriteError::Stalled(d)) => assert_eq!(d, stall),
+            other => panic!("expected a stall, got {other:?}"),
+        }
+    }
+
+    #[tokio::test]
+    async fn a_closed_peer_is_an_io_error() {
+        let (mut near, far) = tokio::io::duplex(64);
+        drop(far);
+        let out = Outbound::new();
+        out.append(b"nobody").unwrap();
+        let r = write_loop(&mut near, &out, Duration::from_secs(5)).await;
+        assert!(matches!(r, Err(WriteError::Io(_))), "{r:?}");
+    }
+}
