@@ -5,6 +5,7 @@
 //!
 //! - [`codec`]: the TARS binary encoding and the traits behind `#[derive(TarsStruct)]`;
 //! - [`protocol`]: RequestPacket/ResponsePacket, return codes, framing, TARS/TUP parameters;
+//! - [`config`]: the TARS config format (TarsCpp's `TC_Config`): parse, look up, merge, write;
 //! - [`endpoint`]: `tcp -h H -p P -t T` and `Obj@ep:ep` strings;
 //! - [`server`]: [`Server`], [`Current`], [`CurrentRegistry`], raw (third-party) servants;
 //! - [`client`]: [`Communicator`], [`ServantProxy`], push callbacks and subscriptions.
@@ -21,6 +22,7 @@ extern crate self as tars_core;
 
 pub mod client;
 pub mod codec;
+pub mod config;
 pub mod endpoint;
 mod error;
 #[allow(dead_code, unused_imports)] // Used by the connection drivers as they move onto it.
