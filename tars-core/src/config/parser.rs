@@ -172,12 +172,12 @@ pub(crate) fn parse(bytes: &[u8], file: &str) -> Result<Domain, ConfigError> {
         root: &mut root,
         stack: Vec::new(),
     };
-    let mut last = 0;
     for (i, raw) in bytes.split(|&b| b == b'\n').enumerate() {
-        last = i + 1;
         p.line(i + 1, raw)?;
     }
     if let Some(&(_, opened)) = p.stack.last() {
+        // The number of the last line (a final newline ends it, it does not start one).
+        let last = bytes.split(|&b| b == b'\n').count() - usize::from(bytes.ends_with(b"\n"));
         let name = p.current().name().to_owned();
         let reason = format!("`<{name}>` is not closed by the end of the file (line {last})");
         return Err(p.err(opened, reason));

@@ -109,7 +109,7 @@ fn malformed_structure_is_reported_with_file_and_line() {
     let (line, reason) = syntax("<tars>\n<server>\nk=v\n");
     assert_eq!(line, 2);
     assert!(reason.contains("`<server>` is not closed"), "{reason}");
-    assert!(reason.contains("line 4"), "{reason}");
+    assert!(reason.contains("line 3"), "{reason}");
 
     let (line, reason) = syntax("<tars>\n<server>\n</client>\n</tars>");
     assert_eq!(line, 3);
