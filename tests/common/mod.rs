@@ -128,7 +128,7 @@ pub fn run_with_timeout(mut cmd: Command, limit: Duration) -> (bool, String) {
     }
 }
 
-/// `tests/node`, with `@tars/stream` and `@tars/rpc` installed from npm (once per test
+/// `tests/node`, with `@tars/stream`, `@tars/rpc` and `@tars/utils` installed from npm (once per test
 /// process; concurrent test processes are serialised by npm's own locking and the retry).
 /// Panics with a clear message when node or npm is missing: interop tests never skip.
 pub fn node_peer_dir() -> PathBuf {
@@ -143,6 +143,7 @@ pub fn node_peer_dir() -> PathBuf {
             let installed = |d: &Path| {
                 d.join("node_modules/@tars/stream/package.json").exists()
                     && d.join("node_modules/@tars/rpc/package.json").exists()
+                    && d.join("node_modules/@tars/utils/package.json").exists()
             };
             for attempt in 0..3 {
                 if installed(&dir) {
@@ -162,7 +163,7 @@ pub fn node_peer_dir() -> PathBuf {
             }
             assert!(
                 installed(&dir),
-                "could not install @tars/stream and @tars/rpc in {}",
+                "could not install @tars/stream, @tars/rpc and @tars/utils in {}",
                 dir.display()
             );
             dir
