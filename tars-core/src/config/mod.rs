@@ -21,7 +21,8 @@
 //! ```
 //! use tars_core::config::Config;
 //!
-//! let cfg: Config = "<tars><server>\napp=Test\nthreads=0x10\n</server></tars>".parse().unwrap();
+//! let text = "<tars>\n  <server>\n    app=Test\n    threads=0x10\n  </server>\n</tars>\n";
+//! let cfg: Config = text.parse().unwrap();
 //! assert_eq!(cfg.get("/tars/server<app>"), Some("Test"));
 //! assert_eq!(cfg.get_or("/tars/server<threads>", 1u32), 16);
 //! assert_eq!(cfg.get_or("/tars/server<queuecap>", 1024u32), 1024);
