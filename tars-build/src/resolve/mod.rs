@@ -8,6 +8,12 @@ use crate::load::Loaded;
 use crate::model::*;
 use std::collections::HashMap;
 
+mod checks;
+mod text;
+
+pub use text::{idl_type, path_text};
+use text::{op_decl, value_text};
+
 /// Resolves every module of `loaded`; `push` lists the push interfaces as `Module.Interface`.
 pub fn resolve(loaded: &Loaded, push: &[String]) -> Result<Model, Error> {
     let mut r = Resolver::default();
@@ -30,8 +36,8 @@ enum Decl {
 }
 
 #[derive(Default)]
-struct Resolver<'a> {
-    model: Model,
+pub(crate) struct Resolver<'a> {
+    pub(crate) model: Model,
     /// Syntax of each module's items, same indexes as the model's vectors.
     structs: Vec<Vec<&'a ast::Struct>>,
     enums: Vec<Vec<&'a ast::Enum>>,
@@ -613,113 +619,6 @@ impl<'a> Resolver<'a> {
         }
         Ok(())
     }
-
-    /// A struct holding another by value in a loop (A has a B, B has an A) has no finite
-    /// size, in C++ as in Rust.
-    fn check_cycles(&self) -> Result<(), Error> {
-        let direct = |m: usize, s: usize| -> Vec<(usize, usize)> {
-            self.model.modules[m].structs[s]
-                .fields
-                .iter()
-                .filter_map(|f| match f.ty {
-                    Ty::Struct(a, b) => Some((a, b)),
-                    _ => None,
-                })
-                .collect()
-        };
-        for (m, module) in self.model.modules.iter().enumerate() {
-            for s in 0..module.structs.len() {
-                let mut stack = direct(m, s);
-                let mut seen = Vec::new();
-                while let Some(n) = stack.pop() {
-                    if n == (m, s) {
-                        let st = &module.structs[s];
-                        return Err(Error::at(
-                            st.span,
-                            format!("struct `{}` contains itself through its members; break the loop with a vector", st.idl),
-                        ));
-                    }
-                    if !seen.contains(&n) {
-                        seen.push(n);
-                        stack.extend(direct(n.0, n.1));
-                    }
-                }
-            }
-        }
-        Ok(())
-    }
-
-    /// Structs with a `key[...]` and structs used in map keys (directly or inside key
-    /// containers or key structs) need `Ord`; without `key[...]` they compare every field.
-    fn mark_ord(&mut self) -> Result<(), Error> {
-        let mut work: Vec<(Ty, Span)> = Vec::new();
-        for (m, module) in self.model.modules.iter().enumerate() {
-            for (s, st) in module.structs.iter().enumerate() {
-                if !st.key.is_empty() {
-                    work.push((Ty::Struct(m, s), st.span));
-                }
-                st.fields
-                    .iter()
-                    .for_each(|f| collect_keys(&f.ty, f.span, &mut work));
-            }
-            for i in &module.interfaces {
-                for op in &i.ops {
-                    op.ret
-                        .iter()
-                        .for_each(|t| collect_keys(t, op.span, &mut work));
-                    op.params
-                        .iter()
-                        .for_each(|p| collect_keys(&p.ty, p.span, &mut work));
-                }
-            }
-        }
-        let mut visited = std::collections::HashSet::new();
-        while let Some((t, span)) = work.pop() {
-            match t {
-                Ty::F32 | Ty::F64 => {
-                    return Err(Error::at(
-                        span,
-                        "float and double cannot be (inside) a map key: Rust maps need ordered keys",
-                    ));
-                }
-                Ty::Vec(inner) => work.push((*inner, span)),
-                Ty::Map(k, v) => {
-                    work.push((*k, span));
-                    work.push((*v, span));
-                }
-                Ty::Struct(m, s) if visited.insert((m, s)) => {
-                    let st = &mut self.model.modules[m].structs[s];
-                    st.ord = true;
-                    let compared: Vec<usize> = if st.key.is_empty() {
-                        (0..st.fields.len()).collect()
-                    } else {
-                        st.key.clone()
-                    };
-                    for i in compared {
-                        // A float field itself compares with total_cmp.
-                        let f = &st.fields[i];
-                        if !matches!(f.ty, Ty::F32 | Ty::F64) {
-                            work.push((f.ty.clone(), f.span));
-                        }
-                    }
-                }
-                _ => {}
-            }
-        }
-        Ok(())
-    }
-}
-
-fn collect_keys(t: &Ty, span: Span, out: &mut Vec<(Ty, Span)>) {
-    match t {
-        Ty::Vec(inner) => collect_keys(inner, span, out),
-        Ty::Map(k, v) => {
-            out.push(((**k).clone(), span));
-            collect_keys(k, span, out);
-            collect_keys(v, span, out);
-        }
-        _ => {}
-    }
 }
 
 fn declare(
@@ -773,61 +672,4 @@ fn zero_lit(t: &Ty) -> Lit {
         Ty::Str => Lit::Str(String::new()),
         _ => Lit::Int(0),
     }
-}
-
-/// A scoped name as written.
-pub fn path_text(path: &[ast::Ident]) -> String {
-    path.iter()
-        .map(|p| p.name.as_str())
-        .collect::<Vec<_>>()
-        .join("::")
-}
-
-/// A type as IDL text.
-pub fn idl_type(t: &TypeRef) -> String {
-    match t {
-        TypeRef::Bool => "bool".into(),
-        TypeRef::Byte => "byte".into(),
-        TypeRef::UByte => "unsigned byte".into(),
-        TypeRef::Short => "short".into(),
-        TypeRef::UShort => "unsigned short".into(),
-        TypeRef::Int => "int".into(),
-        TypeRef::UInt => "unsigned int".into(),
-        TypeRef::Long => "long".into(),
-        TypeRef::Float => "float".into(),
-        TypeRef::Double => "double".into(),
-        TypeRef::String => "string".into(),
-        TypeRef::Vector(i) => format!("vector<{}>", idl_type(i)),
-        TypeRef::Map(k, v) => format!("map<{}, {}>", idl_type(k), idl_type(v)),
-        TypeRef::Named(p) => path_text(p),
-    }
-}
-
-fn value_text(v: &Value) -> String {
-    match v {
-        Value::Int(i) => i.to_string(),
-        Value::Float(f) => f.to_string(),
-        Value::Str(s) => format!("{:?}", String::from_utf8_lossy(s)),
-        Value::Bool(b) => b.to_string(),
-        Value::Enum(p) => path_text(p),
-    }
-}
-
-fn op_decl(op: &ast::Operation) -> String {
-    let ret = op.ret.as_ref().map_or("void".to_string(), idl_type);
-    let params: Vec<String> = op
-        .params
-        .iter()
-        .map(|p| {
-            let q = if p.out {
-                "out "
-            } else if p.routekey {
-                "routekey "
-            } else {
-                ""
-            };
-            format!("{q}{} {}", idl_type(&p.ty), p.name.name)
-        })
-        .collect();
-    format!("{ret} {}({})", op.name.name, params.join(", "))
 }
