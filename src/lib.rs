@@ -4,6 +4,7 @@
 
 pub mod cli;
 pub mod demo;
+pub mod generated;
 pub use tars_core;
 
 /// The codec guide, `docs/codec.md`: compiled here so that its examples run as doctests.
