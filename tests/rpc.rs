@@ -91,6 +91,8 @@ struct ProbeState {
     /// `hold` calls started and finished.
     started: AtomicUsize,
     finished: AtomicUsize,
+    /// `hold` calls that ended, finished or dropped by the server.
+    ended: AtomicUsize,
 }
 
 impl ProbeState {
@@ -99,6 +101,18 @@ impl ProbeState {
     }
     fn finished(&self) -> usize {
         self.finished.load(Ordering::SeqCst)
+    }
+    fn ended(&self) -> usize {
+        self.ended.load(Ordering::SeqCst)
+    }
+}
+
+/// Counts a `hold` call as ended when it is dropped, finished or not.
+struct Ends(Arc<ProbeState>);
+
+impl Drop for Ends {
+    fn drop(&mut self) {
+        self.0.ended.fetch_add(1, Ordering::SeqCst);
     }
 }
 
@@ -151,6 +165,7 @@ impl Probe for ProbeImpl {
     async fn hold(&self, ms: i32) -> TarsResult<i32> {
         self.count();
         self.0.started.fetch_add(1, Ordering::SeqCst);
+        let _ends = Ends(self.0.clone());
         tokio::time::sleep(Duration::from_millis(ms as u64)).await;
         self.0.finished.fetch_add(1, Ordering::SeqCst);
         Ok(ms)
@@ -412,12 +427,14 @@ async fn per_call_timeout_fails_with_minus_7_and_the_connection_stays_usable() {
             "with_timeout travels as iTimeout"
         );
 
-        // The late response arrives on the same connection, is dropped, and the connection
-        // keeps working.
-        eventually("the timed-out call finishes on the server", || {
-            state.finished() == 1
+        // The server drops the handler once its caller's deadline (iTimeout) has passed: it
+        // no longer holds an in-flight slot, nothing is answered, and the connection keeps
+        // working.
+        eventually("the timed-out call is dropped on the server", || {
+            state.ended() == 1
         })
         .await;
+        assert_eq!(state.finished(), 0, "the handler was not run to its end");
         let (ret, uid_after, ..) = proxy.whoami().await.unwrap();
         assert_eq!((ret, uid_after), (0, uid), "the connection was replaced");
         assert!(proxy.servant_proxy().is_connected(0));
