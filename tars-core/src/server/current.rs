@@ -443,3 +443,90 @@ pub fn push_frame(func: &str, buffer: Bytes) -> Bytes {
         ..ResponsePacket::default()
     })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::sync::atomic::AtomicUsize;
+
+    fn connection(max_frame_len: usize, unsent_push: usize) -> Connection {
+        let addr: SocketAddr = "127.0.0.1:1".parse().unwrap();
+        let limits = ConnLimits {
+            unsent_push,
+            unsent_responses: 1024,
+            max_frame_len,
+            max_in_flight: 4,
+        };
+        Connection::new(
+            1,
+            addr,
+            addr,
+            "A.B.C".into(),
+            limits,
+            ServerState::new(8, 1 << 20),
+        )
+    }
+
+    #[test]
+    fn a_push_over_the_frame_limit_is_refused_and_the_connection_lives() {
+        let conn = connection(100, 1 << 20);
+        match conn.send_unsolicited(&[0; 101]) {
+            Err(TarsError::FrameTooLarge { size, limit }) => assert_eq!((size, limit), (101, 100)),
+            other => panic!("expected FrameTooLarge, got {other:?}"),
+        }
+        assert_eq!(TarsError::FrameTooLarge { size: 1, limit: 0 }.code(), -2);
+        assert!(!conn.closed_token().is_cancelled());
+        conn.send_unsolicited(&[0; 100]).unwrap();
+        assert_eq!(conn.outbound.unsent(), 100);
+    }
+
+    #[test]
+    fn a_slow_consumer_is_closed_once() {
+        let conn = connection(1000, 150);
+        conn.send_unsolicited(&[0; 100]).unwrap();
+        assert!(conn.send_unsolicited(&[0; 100]).is_err());
+        assert_eq!(conn.close_reason.get(), Some(&CloseReason::SlowConsumer));
+        // Later pushes fail quietly: the reason (and its warning) was set once.
+        assert!(!conn.close_with(CloseReason::SlowConsumer));
+        assert!(conn.send_unsolicited(&[0; 1]).is_err());
+    }
+
+    #[test]
+    fn every_close_hook_runs_even_when_one_panics() {
+        let conn = connection(1000, 1000);
+        let ran = Arc::new(AtomicUsize::new(0));
+        for i in 0..3 {
+            let ran = ran.clone();
+            conn.add_close_hook(Box::new(move || {
+                ran.fetch_add(1, Ordering::SeqCst);
+                if i == 1 {
+                    panic!("deliberate test panic in a close hook");
+                }
+            }));
+        }
+        conn.outbound.append(b"dropped").unwrap();
+        conn.finish(CloseReason::PeerClosed);
+        assert_eq!(ran.load(Ordering::SeqCst), 3);
+        assert_eq!(conn.server.panics.load(Ordering::Relaxed), 1);
+        assert_eq!(conn.outbound.unsent(), 0, "unsent bytes are dropped");
+        assert!(conn.send_response(b"late").is_err());
+        // A hook added after the close runs at once, isolated too.
+        conn.add_close_hook(Box::new(|| panic!("deliberate test panic, late hook")));
+        assert_eq!(conn.server.panics.load(Ordering::Relaxed), 2);
+    }
+
+    #[test]
+    fn admission_refuses_past_the_in_flight_and_unread_limits() {
+        let conn = connection(1 << 20, 1 << 20);
+        let held: Vec<_> = (0..4).map(|_| conn.admit(10).ok().unwrap()).collect();
+        assert!(conn.admit(10).is_err(), "per-connection in-flight limit");
+        drop(held);
+        assert!(conn.admit(2 << 20).is_err(), "request bytes budget");
+        conn.outbound.append(&[0; 1025]).unwrap();
+        assert!(conn.admit(10).is_err(), "unread responses");
+        assert!(!conn.closed_token().is_cancelled());
+        conn.outbound.append(&[0; 1024]).unwrap();
+        assert!(conn.admit(10).is_err());
+        assert_eq!(conn.close_reason.get(), Some(&CloseReason::SlowConsumer));
+    }
+}
