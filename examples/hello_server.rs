@@ -21,6 +21,5 @@ async fn main() {
         HELLO_OBJ,
     )
     .await;
-    cli::shutdown_signal().await;
-    server.shutdown().await;
+    cli::serve_until_signal("hello_server", server).await;
 }

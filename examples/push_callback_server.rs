@@ -27,7 +27,6 @@ async fn main() {
     )
     .await;
     let pusher = servant.start_pushing(interval);
-    cli::shutdown_signal().await;
+    cli::serve_until_signal("push_callback_server", server).await;
     pusher.abort();
-    server.shutdown().await;
 }

@@ -26,7 +26,6 @@ async fn main() {
     )
     .await;
     let pusher = servant.start_pushing(interval);
-    cli::shutdown_signal().await;
+    cli::serve_until_signal("push_server", server).await;
     pusher.abort();
-    server.shutdown().await;
 }

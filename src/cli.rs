@@ -58,19 +58,22 @@ pub fn init_logging() {
         .try_init();
 }
 
-/// Resolves on SIGINT or SIGTERM.
+/// Resolves on SIGINT or SIGTERM (`tars_core::server::shutdown_signal`); exits with status 1
+/// and a message if the handlers cannot be installed.
 pub async fn shutdown_signal() {
-    #[cfg(unix)]
-    {
-        use tokio::signal::unix::{signal, SignalKind};
-        let mut term = signal(SignalKind::terminate()).expect("SIGTERM handler");
-        tokio::select! {
-            _ = tokio::signal::ctrl_c() => {}
-            _ = term.recv() => {}
-        }
+    if let Err(e) = tars_core::server::shutdown_signal().await {
+        eprintln!("cannot wait for signals: {e}");
+        std::process::exit(1);
     }
-    #[cfg(not(unix))]
-    let _ = tokio::signal::ctrl_c().await;
+}
+
+/// Serves until SIGINT or SIGTERM, then shuts `server` down gracefully
+/// (`Server::run_until_signal`); exits with status 1 and a message if that fails.
+pub async fn serve_until_signal(program: &str, server: tars_core::Server) {
+    if let Err(e) = server.run_until_signal().await {
+        eprintln!("{program}: {e}");
+        std::process::exit(1);
+    }
 }
 
 /// Starts `builder`, prints `listening tcp -h HOST -p PORT` for the adapter `name` once it

@@ -264,3 +264,74 @@ async fn tars_and_raw_servants_share_a_server() {
     assert_eq!((r.request_id, r.buffer), (9, Bytes::from_static(b"ping")));
     server.shutdown().await;
 }
+
+/// A servant whose every piece of user code around a close panics: the parser on a `PANIC`
+/// packet, one close hook per connection, and `do_close`.
+#[derive(Clone, Default)]
+struct Panicky {
+    registry: tars_core::CurrentRegistry,
+    /// Runs of the well-behaved close hook and of `do_close`.
+    hooks_run: Arc<AtomicUsize>,
+    do_closes: Arc<AtomicUsize>,
+}
+
+impl RawServant for Panicky {
+    async fn do_request(&self, current: &Current, packet: Bytes) -> Option<Bytes> {
+        current.on_close(|| panic!("deliberate test panic in a close hook"));
+        self.registry.insert(current);
+        let hooks_run = self.hooks_run.clone();
+        current.on_close(move || {
+            hooks_run.fetch_add(1, Ordering::SeqCst);
+        });
+        Some(packet)
+    }
+    fn do_close(&self, _current: &Current) {
+        self.do_closes.fetch_add(1, Ordering::SeqCst);
+        panic!("deliberate test panic in do_close");
+    }
+}
+
+#[tokio::test]
+async fn panicking_parser_hook_and_do_close_leave_the_registry_empty() {
+    within("the test", async {
+        let servant = Panicky::default();
+        let parser = |input: &mut bytes::BytesMut| {
+            if input.starts_with(b"PANIC") {
+                panic!("deliberate test panic in a parser");
+            }
+            tars_core::server::PacketParser::parse(&framing(), input)
+        };
+        let server = Server::builder()
+            .raw_servant(
+                RAW_PUSH_OBJ,
+                "tcp -h 127.0.0.1 -p 0 -t 60000",
+                parser,
+                servant.clone(),
+            )
+            .start()
+            .await
+            .unwrap();
+        let addr = format!("127.0.0.1:{}", server.endpoint(RAW_PUSH_OBJ).unwrap().port);
+        for round in 1..=2 {
+            let mut s = TcpStream::connect(&addr).await.unwrap();
+            s.write_all(&encode(1, b"hi")).await.unwrap();
+            assert_eq!(read_frame(&mut s).await.0, 1);
+            assert_eq!(servant.registry.len(), 1);
+            s.write_all(b"PANIC!!!").await.unwrap();
+            let mut buf = [0u8; 8];
+            assert!(
+                matches!(s.read(&mut buf).await, Ok(0) | Err(_)),
+                "the parser's panic closes the connection"
+            );
+            eventually("cleanup ran", || {
+                servant.do_closes.load(Ordering::SeqCst) == round
+            })
+            .await;
+            assert!(servant.registry.is_empty(), "no entry is left behind");
+            assert_eq!(servant.hooks_run.load(Ordering::SeqCst), round);
+            assert_eq!(server.panics(), 3 * round as u64, "parser, hook, do_close");
+        }
+        server.shutdown().await;
+    })
+    .await
+}

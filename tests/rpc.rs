@@ -19,7 +19,7 @@ use tars_core::prelude::*;
 use tars_core::protocol::{
     self, encode_frame, ParamsWriter, RequestPacket, ResponsePacket, TARS_VERSION, TUP_VERSION,
 };
-use tars_core::server::ServerConfig;
+use tars_core::server::{CloseReason, ServerConfig};
 use tars_rs::demo::hello::{
     sample_all_types, sample_person, AllTypes, HelloImpl, HelloProxy, HelloServant, HELLO_OBJ,
 };
@@ -82,15 +82,40 @@ trait Probe {
     async fn hold(&self, ms: i32) -> TarsResult<i32>;
     /// Blocks its thread for `ms` (a servant misbehaving on purpose) and returns `ms`.
     async fn block(&self, ms: i32) -> TarsResult<i32>;
+    /// Returns a string of `n` bytes.
+    async fn big(&self, n: i32, data: &mut String) -> TarsResult<i32>;
+    /// Waits until the test opens the gate ([`ProbeState::gate`]), then returns 7.
+    async fn gate(&self) -> TarsResult<i32>;
 }
 
-#[derive(Default)]
 struct ProbeState {
     /// Calls of every method.
     calls: AtomicUsize,
     /// `hold` calls started and finished.
     started: AtomicUsize,
     finished: AtomicUsize,
+    /// `hold` calls that ended, finished or dropped by the server.
+    ended: AtomicUsize,
+    /// Opened by the test: each permit lets one `gate` call return.
+    gate: tokio::sync::Semaphore,
+    /// `gate` calls waiting.
+    gated: AtomicUsize,
+    /// The reason of every connection close, as `do_close` saw it.
+    closes: Mutex<Vec<Option<CloseReason>>>,
+}
+
+impl Default for ProbeState {
+    fn default() -> Self {
+        ProbeState {
+            calls: AtomicUsize::new(0),
+            started: AtomicUsize::new(0),
+            finished: AtomicUsize::new(0),
+            ended: AtomicUsize::new(0),
+            gate: tokio::sync::Semaphore::new(0),
+            gated: AtomicUsize::new(0),
+            closes: Mutex::new(Vec::new()),
+        }
+    }
 }
 
 impl ProbeState {
@@ -99,6 +124,18 @@ impl ProbeState {
     }
     fn finished(&self) -> usize {
         self.finished.load(Ordering::SeqCst)
+    }
+    fn ended(&self) -> usize {
+        self.ended.load(Ordering::SeqCst)
+    }
+}
+
+/// Counts a `hold` call as ended when it is dropped, finished or not.
+struct Ends(Arc<ProbeState>);
+
+impl Drop for Ends {
+    fn drop(&mut self) {
+        self.0.ended.fetch_add(1, Ordering::SeqCst);
     }
 }
 
@@ -151,6 +188,7 @@ impl Probe for ProbeImpl {
     async fn hold(&self, ms: i32) -> TarsResult<i32> {
         self.count();
         self.0.started.fetch_add(1, Ordering::SeqCst);
+        let _ends = Ends(self.0.clone());
         tokio::time::sleep(Duration::from_millis(ms as u64)).await;
         self.0.finished.fetch_add(1, Ordering::SeqCst);
         Ok(ms)
@@ -160,6 +198,23 @@ impl Probe for ProbeImpl {
         self.count();
         std::thread::sleep(Duration::from_millis(ms as u64));
         Ok(ms)
+    }
+
+    async fn big(&self, n: i32, data: &mut String) -> TarsResult<i32> {
+        self.count();
+        *data = "x".repeat(n.max(0) as usize);
+        Ok(0)
+    }
+
+    async fn gate(&self) -> TarsResult<i32> {
+        self.count();
+        self.0.gated.fetch_add(1, Ordering::SeqCst);
+        self.0.gate.acquire().await.expect("open").forget();
+        Ok(7)
+    }
+
+    fn do_close(&self, current: &Current) {
+        self.0.closes.lock().unwrap().push(current.close_reason());
     }
 }
 
@@ -412,12 +467,14 @@ async fn per_call_timeout_fails_with_minus_7_and_the_connection_stays_usable() {
             "with_timeout travels as iTimeout"
         );
 
-        // The late response arrives on the same connection, is dropped, and the connection
-        // keeps working.
-        eventually("the timed-out call finishes on the server", || {
-            state.finished() == 1
+        // The server drops the handler once its caller's deadline (iTimeout) has passed: it
+        // no longer holds an in-flight slot, nothing is answered, and the connection keeps
+        // working.
+        eventually("the timed-out call is dropped on the server", || {
+            state.ended() == 1
         })
         .await;
+        assert_eq!(state.finished(), 0, "the handler was not run to its end");
         let (ret, uid_after, ..) = proxy.whoami().await.unwrap();
         assert_eq!((ret, uid_after), (0, uid), "the connection was replaced");
         assert!(proxy.servant_proxy().is_connected(0));
@@ -651,6 +708,7 @@ async fn panicking_handler_is_minus_99_and_the_server_keeps_serving() {
             protocol::SERVER_UNKNOWN_ERR,
         );
         assert_eq!(probe_proxy(port).whoami().await.unwrap().0, 0);
+        assert_eq!(server.panics(), 2, "both panics were counted");
         server.shutdown().await;
     })
     .await
@@ -1030,6 +1088,163 @@ async fn client_config_timeout_is_the_default_and_with_timeout_overrides_it() {
                 .unwrap(),
             300
         );
+        server.shutdown().await;
+    })
+    .await
+}
+
+// ---------------------------------------------------------------------------------------------
+// The connection driver: full duplex, write stalls, draining, frame limits.
+
+/// The TARS sBuffer of a call whose string parameter at tag 1 is `v`.
+fn string_param(v: &str) -> Bytes {
+    let mut w = ParamsWriter::new(TARS_VERSION);
+    w.write(1, "name", v);
+    w.finish()
+}
+
+/// A peer that writes 64 requests of 1 MiB before it reads anything gets all 64 answers
+/// (1 MiB each): the server keeps reading while its writes wait for the peer.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn pipelined_large_calls_from_a_peer_that_reads_late_all_complete() {
+    within("the test", async {
+        let (server, port) = hello_server().await;
+        let raw = TcpStream::connect(("127.0.0.1", port)).await.unwrap();
+        let (mut rd, mut wr) = raw.into_split();
+        let name = "n".repeat(1 << 20);
+        let mut all = BytesMut::new();
+        for id in 1..=64 {
+            all.extend_from_slice(&request_frame(
+                id,
+                HELLO_OBJ,
+                "sayHello",
+                string_param(&name),
+                60_000,
+                false,
+            ));
+        }
+        // Everything is written before the first byte is read.
+        wr.write_all(&all).await.unwrap();
+        let mut ids = std::collections::BTreeSet::new();
+        let mut len = [0u8; 4];
+        for _ in 0..64 {
+            rd.read_exact(&mut len).await.unwrap();
+            let mut body = BytesMut::zeroed(u32::from_be_bytes(len) as usize - 4);
+            // Read slowly: in small pieces.
+            for chunk in body.chunks_mut(64 * 1024) {
+                rd.read_exact(chunk).await.unwrap();
+            }
+            let r = ResponsePacket::from_tars_bytes(body.freeze()).unwrap();
+            assert_eq!(r.ret, 0, "{}", r.result_desc);
+            assert!(r.buffer.len() > 1 << 20);
+            ids.insert(r.request_id);
+        }
+        assert_eq!(ids, (1..=64).collect());
+        drop(wr);
+        server.shutdown().await;
+    })
+    .await
+}
+
+/// A peer that sends requests and never reads is closed once a write makes no progress for
+/// `write_stall_timeout`, and `do_close` sees `CloseReason::WriteStalled`.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_peer_that_never_reads_is_closed_after_the_write_stall_timeout() {
+    within("the test", async {
+        let config = ServerConfig {
+            write_stall_timeout: Duration::from_millis(200),
+            ..ServerConfig::default()
+        };
+        let (server, port, state) =
+            probe_server_with("tcp -h 127.0.0.1 -p 0 -t 60000", config).await;
+        let mut raw = TcpStream::connect(("127.0.0.1", port)).await.unwrap();
+        let mut all = BytesMut::new();
+        for id in 1..=64 {
+            let mut w = ParamsWriter::new(TARS_VERSION);
+            w.write(1, "n", &(1i32 << 20));
+            all.extend_from_slice(&request_frame(id, PROBE_OBJ, "big", w.finish(), 0, false));
+        }
+        raw.write_all(&all).await.unwrap();
+        eventually("the stalled connection is closed", || {
+            state
+                .closes
+                .lock()
+                .unwrap()
+                .contains(&Some(CloseReason::WriteStalled))
+        })
+        .await;
+        // The server still serves others.
+        assert_eq!(probe_proxy(port).whoami().await.unwrap().0, 0);
+        drop(raw);
+        server.shutdown().await;
+    })
+    .await
+}
+
+/// While the server drains for a graceful shutdown it keeps reading: a request sent after the
+/// `_reconnect_` notice is answered, and the call in flight before it too.
+#[tokio::test]
+async fn shutdown_answers_requests_that_arrive_while_draining() {
+    within("the test", async {
+        let (server, port, state) = probe_server().await;
+        let mut raw = TcpStream::connect(("127.0.0.1", port)).await.unwrap();
+        let gate = request_frame(1, PROBE_OBJ, "gate", Bytes::new(), 60_000, false);
+        raw.write_all(&gate).await.unwrap();
+        eventually("the gated call runs", || {
+            state.gated.load(Ordering::SeqCst) == 1
+        })
+        .await;
+        let shutdown = tokio::spawn(server.shutdown());
+        let notice = read_response(&mut raw).await.expect("the notice");
+        assert_eq!(
+            (notice.request_id, notice.result_desc.as_str()),
+            (0, protocol::RECONNECT_DESC)
+        );
+        // Sent after the notice, while the gated call keeps the connection draining.
+        let late = request_frame(2, PROBE_OBJ, "whoami", Bytes::new(), 60_000, false);
+        raw.write_all(&late).await.unwrap();
+        let r = read_response(&mut raw)
+            .await
+            .expect("the late request is answered");
+        assert_eq!((r.request_id, r.ret), (2, 0), "{}", r.result_desc);
+        state.gate.add_permits(1);
+        let r = read_response(&mut raw)
+            .await
+            .expect("the gated call is answered");
+        assert_eq!((r.request_id, r.ret), (1, 0), "{}", r.result_desc);
+        drop(raw);
+        shutdown.await.unwrap();
+        assert_eq!(
+            state.closes.lock().unwrap().len(),
+            1,
+            "do_close ran for the connection"
+        );
+    })
+    .await
+}
+
+/// A response larger than `max_frame_len` is answered -2 with a description; the connection
+/// (and the calls multiplexed on it) lives.
+#[tokio::test]
+async fn oversized_response_is_minus_2_and_the_connection_lives() {
+    within("the test", async {
+        let config = ServerConfig {
+            max_frame_len: 64 * 1024,
+            ..ServerConfig::default()
+        };
+        let (server, port, _) = probe_server_with("tcp -h 127.0.0.1 -p 0 -t 60000", config).await;
+        let proxy = probe_proxy(port);
+        let (_, uid, ..) = proxy.whoami().await.unwrap();
+        let e = expect_code(proxy.big(100_000).await, protocol::SERVER_ENCODE_ERR);
+        assert!(
+            e.to_string()
+                .contains("exceeds the frame limit of 65536 bytes"),
+            "{e}"
+        );
+        assert_eq!(proxy.big(1000).await.unwrap().1.len(), 1000);
+        let (ret, uid_after, ..) = proxy.whoami().await.unwrap();
+        assert_eq!((ret, uid_after), (0, uid), "same connection");
+        assert_eq!(server.panics(), 0);
         server.shutdown().await;
     })
     .await

@@ -2,7 +2,7 @@
 //! frames for it (callers, handlers, pushes) and the one writer that drains it.
 
 use bytes::BytesMut;
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Mutex, MutexGuard};
 use tokio::sync::Notify;
 
@@ -37,6 +37,8 @@ struct Queue {
 pub(crate) struct Outbound {
     queue: Mutex<Queue>,
     unsent: AtomicUsize,
+    /// Bytes written since the queue was made (activity for idle timeouts).
+    written_total: AtomicU64,
     /// Wakes the writer when the buffer goes from empty to non-empty, or on close.
     ready: Notify,
     /// Wakes producers waiting for `unsent` to drop, or for the close.
@@ -58,6 +60,7 @@ impl Outbound {
                 closed: false,
             }),
             unsent: AtomicUsize::new(0),
+            written_total: AtomicU64::new(0),
             ready: Notify::new(),
             room: Notify::new(),
         }
@@ -101,6 +104,39 @@ impl Outbound {
             self.ready.notify_one();
         }
         Ok(())
+    }
+
+    /// Appends all of `batch` and leaves it empty. When nothing is queued the buffers are
+    /// swapped instead of copied, so a driver that gathers a read batch's replies in its own
+    /// buffer hands them over with no copy (and gets an empty buffer with capacity back).
+    pub(crate) fn append_batch(&self, batch: &mut BytesMut) -> Result<(), Closed> {
+        let added = batch.len();
+        if added == 0 {
+            return Ok(());
+        }
+        let mut queue = self.lock();
+        if queue.closed {
+            batch.clear();
+            return Err(Closed);
+        }
+        let was_empty = queue.buf.is_empty();
+        if was_empty {
+            std::mem::swap(&mut queue.buf, batch);
+        } else {
+            queue.buf.extend_from_slice(batch);
+            batch.clear();
+        }
+        self.unsent.fetch_add(added, Ordering::AcqRel);
+        drop(queue);
+        if was_empty {
+            self.ready.notify_one();
+        }
+        Ok(())
+    }
+
+    /// Bytes written since the queue was made; a change means the peer is reading.
+    pub(crate) fn written_total(&self) -> u64 {
+        self.written_total.load(Ordering::Relaxed)
     }
 
     /// Bytes appended and not yet written.
@@ -154,6 +190,7 @@ impl Outbound {
         }
         if n > 0 {
             self.unsent.fetch_sub(n, Ordering::AcqRel);
+            self.written_total.fetch_add(n as u64, Ordering::Relaxed);
             self.room.notify_waiters();
         }
     }
@@ -228,6 +265,28 @@ mod tests {
         out.abort();
         assert_eq!(out.unsent(), 0);
         assert_eq!(out.take(&mut batch), None);
+    }
+
+    #[test]
+    fn append_batch_swaps_into_an_empty_queue_and_copies_behind_queued_bytes() {
+        let out = Outbound::new();
+        let mut local = BytesMut::with_capacity(64);
+        local.extend_from_slice(b"first");
+        out.append_batch(&mut local).unwrap();
+        assert!(local.is_empty());
+        local.extend_from_slice(b" second");
+        out.append_batch(&mut local).unwrap();
+        assert!(local.is_empty());
+        assert_eq!(out.unsent(), 12);
+        let mut batch = BytesMut::new();
+        assert_eq!(out.take(&mut batch), Some(12));
+        assert_eq!(&batch[..], b"first second");
+        out.written(12, &mut batch);
+        assert_eq!(out.written_total(), 12);
+        out.close();
+        local.extend_from_slice(b"late");
+        assert_eq!(out.append_batch(&mut local), Err(Closed));
+        assert!(local.is_empty(), "a refused batch is dropped");
     }
 
     #[tokio::test]

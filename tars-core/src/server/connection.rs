@@ -1,31 +1,36 @@
-//! The task that owns one accepted connection: it reads and splits frames, hands them to the
-//! adapter's protocol, writes queued frames in batches, enforces the idle timeout, drains on
-//! shutdown and reports the close exactly once.
+//! The task that owns one accepted connection: a full-duplex driver whose reader and writer
+//! are two futures polled side by side, so reading never waits for writing. The reader splits
+//! frames and hands them to the adapter's protocol; the writer ([`net::write_loop`]) drains
+//! the connection's [`Outbound`](crate::net::Outbound) queue. The task also enforces the idle
+//! timeout, drains on shutdown, and (from a drop guard) reports the close exactly once.
 
 use super::current::{CloseReason, Connection, Current};
+use crate::net::{self, WriteError};
 use bytes::{Bytes, BytesMut};
+use std::panic::AssertUnwindSafe;
 use std::sync::Arc;
 use std::time::Duration;
-use tokio::io::AsyncWriteExt;
 use tokio::net::TcpStream;
+use tokio::sync::OwnedSemaphorePermit;
 use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
-use tracing::{debug, Instrument};
+use tracing::{debug, warn, Instrument};
 
 /// Room reserved for a read.
 const READ_CHUNK: usize = 8 * 1024;
-/// Buffers that grew past this are released once empty, so an idle connection holds little.
-const KEEP_BUFFER_CAPACITY: usize = 64 * 1024;
+/// While draining for a shutdown, a connection whose requests are answered and flushed
+/// closes once nothing has arrived for this long (or at once when the peer closes).
+const DRAIN_QUIET: Duration = Duration::from_millis(100);
 
 /// What an adapter does with the frames of a connection.
 pub(crate) trait ConnectionProtocol: Send + Sync + 'static {
     /// Splits one whole packet off `buf`: `Ok(None)` for "need more bytes"; an error closes
     /// the connection.
-    fn split(&self, buf: &mut BytesMut) -> Result<Option<Bytes>, String>;
+    fn split(&self, conn: &Connection, buf: &mut BytesMut) -> Result<Option<Bytes>, String>;
 
     /// Handles one packet without waiting. A reply that is ready at once is appended to
-    /// `out` (written after the current batch of packets); other work is spawned and queues
-    /// its reply on the connection (see [`Connection::try_begin_request`]).
+    /// `out` (queued after the current batch of packets); other work is spawned and queues
+    /// its reply on the connection (see [`Connection::admit`]).
     /// `received` is when the bytes were read (requests measure their queueing from it).
     fn on_packet(
         &self,
@@ -42,93 +47,133 @@ pub(crate) trait ConnectionProtocol: Send + Sync + 'static {
     fn on_close(&self, current: &Current);
 }
 
-/// Runs a connection until it closes.
+/// How a connection is run: its timeouts and the server's signals.
+pub(crate) struct Driving {
+    pub(crate) shutdown: CancellationToken,
+    pub(crate) force_close: CancellationToken,
+    pub(crate) idle_timeout: Option<Duration>,
+    pub(crate) write_stall_timeout: Duration,
+}
+
+/// Runs a connection until it closes. Cleanup runs from a drop guard, so it also runs when
+/// the task panics or is dropped.
 pub(crate) async fn run_connection<P: ConnectionProtocol>(
     stream: TcpStream,
     conn: Arc<Connection>,
     protocol: Arc<P>,
-    shutdown: CancellationToken,
-    force_close: CancellationToken,
-    idle_timeout: Option<Duration>,
+    driving: Driving,
+    permit: OwnedSemaphorePermit,
 ) {
     let span = tracing::debug_span!("conn", uid = conn.uid, peer = %conn.peer);
     async move {
-        debug!("accepted");
-        let reason = tokio::select! {
-            reason = drive(stream, &conn, &*protocol, shutdown, idle_timeout) => reason,
-            _ = force_close.cancelled() => CloseReason::Shutdown,
-        };
-        debug!(%reason, "closed");
-        conn.finish(reason);
-        protocol.on_close(&Current {
+        let mut cleanup = Cleanup {
             conn: conn.clone(),
-            request: None,
-        });
+            protocol: protocol.clone(),
+            reason: None,
+            _permit: permit,
+        };
+        debug!("accepted");
+        let reason = drive(stream, &conn, &*protocol, driving).await;
+        cleanup.reason = Some(reason);
     }
     .instrument(span)
     .await
+}
+
+/// Ends a connection whatever happens: records the reason, runs the close hooks (registries
+/// forget the connection), then the servant's `do_close`, each isolated from panics, and
+/// finally releases the connection's slot of `max_connections`.
+struct Cleanup<P: ConnectionProtocol> {
+    conn: Arc<Connection>,
+    protocol: Arc<P>,
+    reason: Option<CloseReason>,
+    _permit: OwnedSemaphorePermit,
+}
+
+impl<P: ConnectionProtocol> Drop for Cleanup<P> {
+    fn drop(&mut self) {
+        let reason = self.reason.take().unwrap_or_else(|| {
+            CloseReason::Error("the connection task ended before the connection closed".into())
+        });
+        debug!(%reason, "closed");
+        self.conn.finish(reason);
+        let current = Current {
+            conn: self.conn.clone(),
+            request: None,
+        };
+        let protocol = &self.protocol;
+        if std::panic::catch_unwind(AssertUnwindSafe(|| protocol.on_close(&current))).is_err() {
+            self.conn.panicked("do_close");
+        }
+    }
 }
 
 async fn drive<P: ConnectionProtocol>(
     mut stream: TcpStream,
     conn: &Arc<Connection>,
     protocol: &P,
-    shutdown: CancellationToken,
-    idle_timeout: Option<Duration>,
+    driving: Driving,
 ) -> CloseReason {
     let _ = stream.set_nodelay(true);
     let (mut reader, mut writer) = stream.split();
+    // The writer: a long-lived future beside the reader, never awaited inside it.
+    let write = net::write_loop(&mut writer, &conn.outbound, driving.write_stall_timeout);
+    tokio::pin!(write);
     let mut read_buf = BytesMut::new();
-    // Replies made on this task, and the frames other tasks queued, taken in one swap.
-    let mut write_buf = BytesMut::new();
-    let mut batch = BytesMut::new();
-    let idle = idle_timeout.unwrap_or(Duration::from_secs(365 * 24 * 3600));
-    // One timer for the idle timeout, re-armed only when it fires early: activity just
-    // records the time, so the hot path never touches the timer wheel.
-    let mut last_activity = Instant::now();
-    let idle_timer = tokio::time::sleep(idle);
-    tokio::pin!(idle_timer);
+    // Replies made on this task during one read batch, handed to the queue in one append.
+    let mut replies = BytesMut::new();
+    let idle = driving.idle_timeout;
+    // One timer for the idle timeout (and the drain checks), re-armed only when it fires:
+    // activity just records the time, so the hot path never touches the timer wheel.
+    let mut last_read = Instant::now();
+    let mut last_activity = last_read;
+    let mut written_seen = 0u64;
+    let first = idle.unwrap_or(Duration::from_secs(365 * 24 * 3600));
+    let timer = tokio::time::sleep(first);
+    tokio::pin!(timer);
     let mut draining = false;
-    let closed = conn.closed_token().clone();
     // Waiting on a token registers a waiter; do it once, not once per loop.
-    let closed_wait = closed.cancelled();
+    let closed_wait = conn.closed_token().cancelled();
     tokio::pin!(closed_wait);
-    let shutdown_wait = shutdown.cancelled();
+    let shutdown_wait = driving.shutdown.cancelled();
     tokio::pin!(shutdown_wait);
+    let force_wait = driving.force_close.cancelled();
+    tokio::pin!(force_wait);
 
     loop {
         // Unbiased: a flood of pushes to write must not starve reading, nor the reverse.
         tokio::select! {
             _ = &mut closed_wait => return CloseReason::Closed,
+            _ = &mut force_wait => return CloseReason::Shutdown,
             _ = &mut shutdown_wait, if !draining => {
                 draining = true;
                 protocol.on_shutdown(conn);
+                timer.as_mut().reset(Instant::now() + DRAIN_QUIET);
             }
-            _ = conn.outbound_ready.notified() => {
-                if let Err(e) = flush(&mut writer, conn, &mut write_buf, &mut batch, &closed).await {
-                    return e;
-                }
-                last_activity = Instant::now();
+            written = &mut write => {
+                // The queue is only closed by `finish`, after this task is done: any end of
+                // the writer is a failure.
+                return match written {
+                    Ok(()) => CloseReason::Closed,
+                    Err(WriteError::Stalled(stall)) => {
+                        warn!(uid = conn.uid, peer = %conn.peer, stall_ms = stall.as_millis() as u64,
+                            unsent = conn.outbound.unsent(), "write stalled, closing the connection");
+                        CloseReason::WriteStalled
+                    }
+                    Err(e @ WriteError::Io(_)) => CloseReason::Error(e.to_string()),
+                };
             }
-            _ = conn.drained(), if draining => {
-                // Flush what the finished requests queued, then close.
-                if let Err(e) = flush(&mut writer, conn, &mut write_buf, &mut batch, &closed).await {
-                    return e;
-                }
-                let _ = writer.shutdown().await;
-                return CloseReason::Shutdown;
-            }
-            read = read_more(&mut reader, &mut read_buf), if !draining => {
+            read = read_more(&mut reader, &mut read_buf) => {
                 match read {
                     Ok(0) => return CloseReason::PeerClosed,
                     Ok(_) => {}
                     Err(e) => return CloseReason::Error(e.to_string()),
                 }
-                last_activity = Instant::now();
+                last_read = Instant::now();
                 let received = std::time::Instant::now();
                 loop {
-                    match protocol.split(&mut read_buf) {
-                        Ok(Some(packet)) => protocol.on_packet(conn, packet, received, &mut write_buf),
+                    match protocol.split(conn, &mut read_buf) {
+                        Ok(Some(packet)) => protocol.on_packet(conn, packet, received, &mut replies),
                         Ok(None) => break,
                         Err(e) => return CloseReason::Error(e),
                     }
@@ -136,20 +181,39 @@ async fn drive<P: ConnectionProtocol>(
                         return CloseReason::Closed;
                     }
                 }
-                // Replies that were ready at once go out in one write, with anything queued.
-                if !write_buf.is_empty() {
-                    if let Err(e) = flush(&mut writer, conn, &mut write_buf, &mut batch, &closed).await {
-                        return e;
-                    }
-                    last_activity = Instant::now();
-                }
+                // Replies that were ready at once join the queue in one append (no copy
+                // when it is empty); the writer sends them with whatever else is queued.
+                let _ = conn.outbound.append_batch(&mut replies);
             }
-            _ = &mut idle_timer, if idle_timeout.is_some() => {
-                let due = last_activity + idle;
-                if Instant::now() >= due {
-                    return CloseReason::IdleTimeout;
+            _ = &mut timer => {
+                let now = Instant::now();
+                let written = conn.outbound.written_total();
+                if written != written_seen {
+                    // The peer read something since the last check.
+                    written_seen = written;
+                    last_activity = now;
                 }
-                idle_timer.as_mut().reset(due);
+                last_activity = last_activity.max(last_read);
+                if draining
+                    && conn.in_flight() == 0
+                    && conn.outbound.unsent() == 0
+                    && now >= last_read + DRAIN_QUIET
+                {
+                    // Answered, flushed, and nothing more arrives.
+                    return CloseReason::Shutdown;
+                }
+                let next = match idle {
+                    Some(idle) => {
+                        let due = last_activity + idle;
+                        if now >= due {
+                            return CloseReason::IdleTimeout;
+                        }
+                        if draining { due.min(now + DRAIN_QUIET) } else { due }
+                    }
+                    None if draining => now + DRAIN_QUIET,
+                    None => now + first,
+                };
+                timer.as_mut().reset(next);
             }
         }
     }
@@ -192,58 +256,5 @@ async fn read_more(
         if buf.capacity() - buf.len() < READ_CHUNK / 2 {
             buf.reserve(READ_CHUNK);
         }
-    }
-}
-
-/// Writes the replies made on this task (`local`) and every frame queued on the connection,
-/// in one write when the socket takes it at once.
-async fn flush(
-    writer: &mut tokio::net::tcp::WriteHalf<'_>,
-    conn: &Connection,
-    local: &mut BytesMut,
-    batch: &mut BytesMut,
-    closed: &CancellationToken,
-) -> Result<(), CloseReason> {
-    conn.take_outbound(batch);
-    let queued = batch.len();
-    if local.is_empty() {
-        std::mem::swap(local, batch);
-    } else if !batch.is_empty() {
-        local.extend_from_slice(batch);
-        batch.clear();
-    }
-    let result = write_all(writer, local, closed).await;
-    conn.written(queued);
-    local.clear();
-    if local.capacity() > KEEP_BUFFER_CAPACITY * 4 {
-        *local = BytesMut::new();
-    }
-    if batch.capacity() > KEEP_BUFFER_CAPACITY * 4 {
-        *batch = BytesMut::new();
-    }
-    result
-}
-
-/// Writes `buf`: without awaiting when the socket takes it all (the usual case), otherwise
-/// waiting for the socket unless the connection is closed meanwhile.
-async fn write_all(
-    writer: &mut tokio::net::tcp::WriteHalf<'_>,
-    buf: &[u8],
-    closed: &CancellationToken,
-) -> Result<(), CloseReason> {
-    let mut written = 0;
-    while written < buf.len() {
-        match writer.try_write(&buf[written..]) {
-            Ok(0) => break,
-            Ok(n) => written += n,
-            Err(_) => break,
-        }
-    }
-    if written == buf.len() {
-        return Ok(());
-    }
-    tokio::select! {
-        r = writer.write_all(&buf[written..]) => r.map_err(|e| CloseReason::Error(e.to_string())),
-        _ = closed.cancelled() => Err(CloseReason::Closed),
     }
 }

@@ -1,18 +1,20 @@
 //! [`Current`]: a cheap, cloneable handle to the connection a request came in on, plus that
 //! request's details. It outlives the request, so a servant can keep it and push later.
 
-use super::limit::{InFlight, InFlightGuard};
+use super::limit::{BudgetGuard, InFlight, InFlightGuard, ServerState};
+use super::ServerConfig;
 use crate::error::{TarsError, TarsResult};
+use crate::net::Outbound;
 use crate::protocol::{encode_frame, ResponsePacket, STATUS_TARS_FUNC, TARS_VERSION};
 use bytes::Bytes;
-use bytes::BytesMut;
 use std::collections::BTreeMap;
 use std::fmt;
 use std::net::SocketAddr;
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::panic::AssertUnwindSafe;
+use std::sync::atomic::Ordering;
 use std::sync::{Arc, Mutex, OnceLock};
-use tokio::sync::Notify;
 use tokio_util::sync::CancellationToken;
+use tracing::{error, warn};
 
 /// Why a connection closed.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -24,8 +26,11 @@ pub enum CloseReason {
     Closed,
     /// No traffic for the endpoint's `-t` milliseconds.
     IdleTimeout,
-    /// The peer did not read its pushes fast enough and its outbound queue filled up.
+    /// The peer did not read fast enough and its outbound queue filled up.
     SlowConsumer,
+    /// A write made no progress for `ServerConfig::write_stall_timeout`: the peer stopped
+    /// reading.
+    WriteStalled,
     /// The server shut down.
     Shutdown,
     /// A protocol or I/O error.
@@ -39,6 +44,7 @@ impl fmt::Display for CloseReason {
             CloseReason::Closed => f.write_str("closed by server"),
             CloseReason::IdleTimeout => f.write_str("idle timeout"),
             CloseReason::SlowConsumer => f.write_str("slow consumer: outbound queue full"),
+            CloseReason::WriteStalled => f.write_str("write stalled: the peer stopped reading"),
             CloseReason::Shutdown => f.write_str("server shutdown"),
             CloseReason::Error(e) => write!(f, "error: {e}"),
         }
@@ -47,6 +53,41 @@ impl fmt::Display for CloseReason {
 
 type CloseHook = Box<dyn FnOnce() + Send>;
 
+/// The per-connection limits, from the [`ServerConfig`].
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct ConnLimits {
+    /// Most unsent bytes before an unsolicited frame (a push) closes the connection.
+    pub(crate) unsent_push: usize,
+    /// Unsent bytes past which new requests are answered -9 (and past twice which the
+    /// connection is closed as a slow consumer).
+    pub(crate) unsent_responses: usize,
+    /// Largest frame sent (and received).
+    pub(crate) max_frame_len: usize,
+    pub(crate) max_in_flight: u32,
+}
+
+impl ConnLimits {
+    pub(crate) fn from_config(config: &ServerConfig) -> Self {
+        ConnLimits {
+            unsent_push: config.outbound_queue_bytes,
+            unsent_responses: config.response_queue_bytes,
+            max_frame_len: config.max_frame_len,
+            max_in_flight: config.max_in_flight_per_connection,
+        }
+    }
+}
+
+/// A request let in: its in-flight slots (connection and server) and, once its handler
+/// waits, its share of the request-bytes budget. Dropping it ends the request.
+pub(crate) struct Admitted {
+    _conn: InFlightGuard,
+    _server: InFlightGuard,
+    bytes: Option<BudgetGuard>,
+}
+
+/// Why a request was not let in (the description of its -9 answer).
+pub(crate) type Refused = &'static str;
+
 /// The state of one accepted connection, shared by its task, its requests and every
 /// [`Current`] that refers to it.
 pub(crate) struct Connection {
@@ -54,14 +95,10 @@ pub(crate) struct Connection {
     pub(crate) peer: SocketAddr,
     pub(crate) local: SocketAddr,
     pub(crate) servant_name: Arc<str>,
-    /// Frames waiting for the connection's task to write them.
-    outbound: Mutex<BytesMut>,
-    /// Wakes the task when `outbound` goes from empty to non-empty.
-    pub(crate) outbound_ready: Notify,
-    /// Bytes queued and not yet written (in `outbound` or being written).
-    unsent: AtomicUsize,
-    /// Most unsent bytes before an unsolicited frame closes the connection.
-    unsent_limit: usize,
+    /// Frames waiting for the connection's writer.
+    pub(crate) outbound: Outbound,
+    pub(crate) limits: ConnLimits,
+    pub(crate) server: Arc<ServerState>,
     closed: CancellationToken,
     close_reason: OnceLock<CloseReason>,
     close_hooks: Mutex<Vec<CloseHook>>,
@@ -74,34 +111,55 @@ impl Connection {
         peer: SocketAddr,
         local: SocketAddr,
         servant_name: Arc<str>,
-        unsent_limit: usize,
-        max_in_flight: u32,
+        limits: ConnLimits,
+        server: Arc<ServerState>,
     ) -> Self {
         Connection {
             uid,
             peer,
             local,
             servant_name,
-            outbound: Mutex::new(BytesMut::new()),
-            outbound_ready: Notify::new(),
-            unsent: AtomicUsize::new(0),
-            unsent_limit,
+            outbound: Outbound::new(),
+            in_flight: InFlight::new(limits.max_in_flight as usize),
+            limits,
+            server,
             closed: CancellationToken::new(),
             close_reason: OnceLock::new(),
             close_hooks: Mutex::new(Vec::new()),
-            in_flight: InFlight::new(max_in_flight as usize),
         }
     }
 
-    /// Takes one of this connection's in-flight slots, or `None` when all are taken (the
-    /// request is then answered with an overload code instead of queueing without bound).
-    pub(crate) fn try_begin_request(&self) -> Option<InFlightGuard> {
-        self.in_flight.try_begin()
+    /// Lets a request of `bytes` in, or says why not (it is then answered -9 at once instead
+    /// of queueing without bound): the connection's or the server's in-flight limit, the
+    /// server's request-bytes budget, or this connection's unread responses.
+    pub(crate) fn admit(&self, bytes: usize) -> Result<Admitted, Refused> {
+        let unsent = self.outbound.unsent();
+        if unsent > self.limits.unsent_responses {
+            if unsent > self.limits.unsent_responses.saturating_mul(2) {
+                // Even the -9 answers are not read: stop feeding this peer.
+                self.close_slow_consumer();
+            }
+            return Err("too many unread responses on this connection");
+        }
+        if !self.server.request_bytes.fits(bytes) {
+            return Err("server overloaded: request bytes budget exhausted");
+        }
+        let Some(conn) = self.in_flight.try_begin() else {
+            return Err("too many requests in flight on this connection");
+        };
+        let Some(server) = self.server.in_flight.try_begin() else {
+            return Err("server overloaded: too many requests in flight");
+        };
+        Ok(Admitted {
+            _conn: conn,
+            _server: server,
+            bytes: None,
+        })
     }
 
-    /// Resolves once no request of this connection is in flight.
-    pub(crate) async fn drained(&self) {
-        self.in_flight.drained().await
+    /// Requests of this connection in flight now.
+    pub(crate) fn in_flight(&self) -> usize {
+        self.in_flight.count()
     }
 
     pub(crate) fn closed_token(&self) -> &CancellationToken {
@@ -109,61 +167,88 @@ impl Connection {
     }
 
     /// Marks the connection closed for `reason` (the first reason wins); its task then stops.
-    pub(crate) fn close_with(&self, reason: CloseReason) {
-        let _ = self.close_reason.set(reason);
+    /// Returns whether this call set the reason.
+    pub(crate) fn close_with(&self, reason: CloseReason) -> bool {
+        let first = self.close_reason.set(reason).is_ok();
         self.closed.cancel();
+        first
     }
 
-    /// Runs the close hooks once; called by the connection task when it ends.
+    fn close_slow_consumer(&self) {
+        if self.close_with(CloseReason::SlowConsumer) {
+            warn!(uid = self.uid, peer = %self.peer, unsent = self.outbound.unsent(),
+                "outbound queue full, closing slow consumer");
+        }
+    }
+
+    /// Counts and logs a panic caught in user code.
+    pub(crate) fn panicked(&self, what: &str) {
+        self.server.panics.fetch_add(1, Ordering::Relaxed);
+        error!(uid = self.uid, peer = %self.peer, "{what} panicked");
+    }
+
+    /// Ends the connection: records `reason` (unless one was set), drops what was not
+    /// written, and runs the close hooks once, each isolated: a panicking hook is logged and
+    /// counted and the others still run. Called by the connection task's drop guard.
     pub(crate) fn finish(&self, reason: CloseReason) {
         self.close_with(reason);
+        self.outbound.abort();
         let hooks =
             std::mem::take(&mut *self.close_hooks.lock().unwrap_or_else(|e| e.into_inner()));
-        hooks.into_iter().for_each(|hook| hook());
+        for hook in hooks {
+            if std::panic::catch_unwind(AssertUnwindSafe(hook)).is_err() {
+                self.panicked("a close hook");
+            }
+        }
     }
 
     pub(crate) fn add_close_hook(&self, hook: CloseHook) {
         let mut hooks = self.close_hooks.lock().unwrap_or_else(|e| e.into_inner());
         if self.closed.is_cancelled() {
             drop(hooks);
-            hook();
+            if std::panic::catch_unwind(AssertUnwindSafe(hook)).is_err() {
+                self.panicked("a close hook");
+            }
         } else {
             hooks.push(hook);
         }
     }
 
-    /// Appends `frame` to the outbound buffer and wakes the task if it was empty.
-    fn enqueue(&self, frame: &[u8]) -> TarsResult<()> {
-        let mut out = self.outbound.lock().unwrap_or_else(|e| e.into_inner());
-        if self.closed.is_cancelled() {
-            return Err(TarsError::ConnectionClosed(format!(
-                "connection {} closed",
-                self.uid
-            )));
-        }
-        let was_empty = out.is_empty();
-        out.extend_from_slice(frame);
-        self.unsent.fetch_add(frame.len(), Ordering::AcqRel);
-        drop(out);
-        if was_empty {
-            self.outbound_ready.notify_one();
-        }
-        Ok(())
+    fn closed_error(&self) -> TarsError {
+        TarsError::ConnectionClosed(format!("connection {} closed", self.uid))
     }
 
-    /// Queues a response. Responses are bounded by the in-flight limit, so they are never
-    /// refused for want of room.
+    /// Appends `frame` to the outbound queue.
+    fn enqueue(&self, frame: &[u8]) -> TarsResult<()> {
+        if self.closed.is_cancelled() {
+            return Err(self.closed_error());
+        }
+        self.outbound.append(frame).map_err(|_| self.closed_error())
+    }
+
+    /// Queues the response of an admitted request. Responses are bounded by admission (the
+    /// in-flight limits and the unread-responses limit), so they are never refused for want
+    /// of room.
     pub(crate) fn send_response(&self, frame: &[u8]) -> TarsResult<()> {
         self.enqueue(frame)
     }
 
-    /// Queues an unsolicited frame (a push) without waiting. When more than the configured
-    /// number of bytes is already waiting, the peer is not reading: the connection is closed
-    /// (the slow-consumer policy) and an error returned.
+    /// Queues an unsolicited frame (a push) without waiting. A frame larger than
+    /// `max_frame_len` is refused. When more than `outbound_queue_bytes` is already waiting,
+    /// the peer is not reading: the connection is closed (the slow-consumer policy, logged
+    /// once per connection) and an error returned.
     pub(crate) fn send_unsolicited(&self, frame: &[u8]) -> TarsResult<()> {
-        if self.unsent.load(Ordering::Acquire) + frame.len() > self.unsent_limit {
-            tracing::warn!(uid = self.uid, peer = %self.peer, "outbound queue full, closing slow consumer");
-            self.close_with(CloseReason::SlowConsumer);
+        if frame.len() > self.limits.max_frame_len {
+            return Err(TarsError::FrameTooLarge {
+                size: frame.len(),
+                limit: self.limits.max_frame_len,
+            });
+        }
+        if self.closed.is_cancelled() {
+            return Err(self.closed_error());
+        }
+        if self.outbound.unsent() + frame.len() > self.limits.unsent_push {
+            self.close_slow_consumer();
             return Err(TarsError::ConnectionClosed(format!(
                 "connection {} closed: slow consumer",
                 self.uid
@@ -171,18 +256,13 @@ impl Connection {
         }
         self.enqueue(frame)
     }
+}
 
-    /// Swaps the queued frames into `batch` (which must be empty) for writing.
-    pub(crate) fn take_outbound(&self, batch: &mut BytesMut) {
-        std::mem::swap(
-            &mut *self.outbound.lock().unwrap_or_else(|e| e.into_inner()),
-            batch,
-        );
-    }
-
-    /// Records that `n` queued bytes were written.
-    pub(crate) fn written(&self, n: usize) {
-        self.unsent.fetch_sub(n, Ordering::AcqRel);
+impl Admitted {
+    /// Holds `bytes` of the server's request budget until the request ends (for a handler
+    /// that waits; one answered at once never reserves).
+    pub(crate) fn hold_bytes(&mut self, server: &Arc<ServerState>, bytes: usize) {
+        self.bytes = Some(server.reserve_request_bytes(bytes));
     }
 }
 
@@ -269,8 +349,10 @@ impl Current {
 
     /// Sends bytes on the connection as they are, at any time, from any task: a raw packet
     /// of a third-party protocol or an encoded TARS frame (a push). Never waits. Fails if the
-    /// connection is closed; when more than `outbound_queue_bytes` are already unwritten, the
-    /// peer is not reading and the connection is closed (the slow-consumer policy).
+    /// connection is closed, and with [`TarsError::FrameTooLarge`] (nothing sent, the
+    /// connection lives) when the bytes exceed `ServerConfig::max_frame_len`; when more than
+    /// `outbound_queue_bytes` are already unwritten, the peer is not reading and the
+    /// connection is closed (the slow-consumer policy).
     pub fn send_response(&self, bytes: impl AsRef<[u8]>) -> TarsResult<()> {
         self.conn.send_unsolicited(bytes.as_ref())
     }
@@ -360,4 +442,91 @@ pub fn push_frame(func: &str, buffer: Bytes) -> Bytes {
         status: BTreeMap::from([(STATUS_TARS_FUNC.to_string(), func.to_string())]),
         ..ResponsePacket::default()
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::sync::atomic::AtomicUsize;
+
+    fn connection(max_frame_len: usize, unsent_push: usize) -> Connection {
+        let addr: SocketAddr = "127.0.0.1:1".parse().unwrap();
+        let limits = ConnLimits {
+            unsent_push,
+            unsent_responses: 1024,
+            max_frame_len,
+            max_in_flight: 4,
+        };
+        Connection::new(
+            1,
+            addr,
+            addr,
+            "A.B.C".into(),
+            limits,
+            ServerState::new(8, 1 << 20),
+        )
+    }
+
+    #[test]
+    fn a_push_over_the_frame_limit_is_refused_and_the_connection_lives() {
+        let conn = connection(100, 1 << 20);
+        match conn.send_unsolicited(&[0; 101]) {
+            Err(TarsError::FrameTooLarge { size, limit }) => assert_eq!((size, limit), (101, 100)),
+            other => panic!("expected FrameTooLarge, got {other:?}"),
+        }
+        assert_eq!(TarsError::FrameTooLarge { size: 1, limit: 0 }.code(), -2);
+        assert!(!conn.closed_token().is_cancelled());
+        conn.send_unsolicited(&[0; 100]).unwrap();
+        assert_eq!(conn.outbound.unsent(), 100);
+    }
+
+    #[test]
+    fn a_slow_consumer_is_closed_once() {
+        let conn = connection(1000, 150);
+        conn.send_unsolicited(&[0; 100]).unwrap();
+        assert!(conn.send_unsolicited(&[0; 100]).is_err());
+        assert_eq!(conn.close_reason.get(), Some(&CloseReason::SlowConsumer));
+        // Later pushes fail quietly: the reason (and its warning) was set once.
+        assert!(!conn.close_with(CloseReason::SlowConsumer));
+        assert!(conn.send_unsolicited(&[0; 1]).is_err());
+    }
+
+    #[test]
+    fn every_close_hook_runs_even_when_one_panics() {
+        let conn = connection(1000, 1000);
+        let ran = Arc::new(AtomicUsize::new(0));
+        for i in 0..3 {
+            let ran = ran.clone();
+            conn.add_close_hook(Box::new(move || {
+                ran.fetch_add(1, Ordering::SeqCst);
+                if i == 1 {
+                    panic!("deliberate test panic in a close hook");
+                }
+            }));
+        }
+        conn.outbound.append(b"dropped").unwrap();
+        conn.finish(CloseReason::PeerClosed);
+        assert_eq!(ran.load(Ordering::SeqCst), 3);
+        assert_eq!(conn.server.panics.load(Ordering::Relaxed), 1);
+        assert_eq!(conn.outbound.unsent(), 0, "unsent bytes are dropped");
+        assert!(conn.send_response(b"late").is_err());
+        // A hook added after the close runs at once, isolated too.
+        conn.add_close_hook(Box::new(|| panic!("deliberate test panic, late hook")));
+        assert_eq!(conn.server.panics.load(Ordering::Relaxed), 2);
+    }
+
+    #[test]
+    fn admission_refuses_past_the_in_flight_and_unread_limits() {
+        let conn = connection(1 << 20, 1 << 20);
+        let held: Vec<_> = (0..4).map(|_| conn.admit(10).ok().unwrap()).collect();
+        assert!(conn.admit(10).is_err(), "per-connection in-flight limit");
+        drop(held);
+        assert!(conn.admit(2 << 20).is_err(), "request bytes budget");
+        conn.outbound.append(&[0; 1025]).unwrap();
+        assert!(conn.admit(10).is_err(), "unread responses");
+        assert!(!conn.closed_token().is_cancelled());
+        conn.outbound.append(&[0; 1024]).unwrap();
+        assert!(conn.admit(10).is_err());
+        assert_eq!(conn.close_reason.get(), Some(&CloseReason::SlowConsumer));
+    }
 }

@@ -25,7 +25,7 @@ pub use raw::{PacketParser, Parsed, RawServant};
 pub use registry::{BroadcastReport, CurrentRegistry};
 pub use servant::{BoxFuture, Servant};
 
-pub(crate) use connection::{run_connection, ConnectionProtocol};
+pub(crate) use connection::{run_connection, ConnectionProtocol, Driving};
 pub(crate) use current::Connection;
 
 use crate::endpoint::{Endpoint, Transport};
@@ -41,19 +41,35 @@ use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 use tracing::{info, warn};
 
-/// Limits and timeouts of a server.
+/// Limits and timeouts of a server (the table in `docs/architecture.md` lists them all).
 #[derive(Debug, Clone)]
 pub struct ServerConfig {
-    /// Largest request frame accepted, header included (default 10 MiB, at most 100 MiB).
-    /// A larger length closes the connection.
+    /// Largest frame, header included (default 10 MiB, at most 100 MiB). A request with a
+    /// larger length closes the connection; a larger response is answered -2
+    /// (`SERVER_ENCODE_ERR`) instead, and a larger push is refused with
+    /// [`TarsError::FrameTooLarge`].
     pub max_frame_len: usize,
     /// Requests of one connection running at once; more are answered -9 (overload).
     pub max_in_flight_per_connection: u32,
     /// Requests of the whole server running at once; more are answered -9 (overload).
     pub max_in_flight: usize,
+    /// Server-wide budget of buffered request bytes: requests read and not yet answered.
+    /// A request that does not fit is answered -9 at once (default 256 MiB).
+    pub max_request_bytes: usize,
     /// Bytes (responses and pushes) waiting to be written on one connection before a push
-    /// closes it under the slow-consumer policy.
+    /// closes it under the slow-consumer policy (default 4 MiB).
     pub outbound_queue_bytes: usize,
+    /// Unwritten bytes on one connection past which its new requests are answered -9 at once
+    /// (a peer that sends requests but does not read the answers); past twice this the
+    /// connection is closed as a slow consumer (default 128 MiB).
+    pub response_queue_bytes: usize,
+    /// A write that makes no progress this long closes the connection with
+    /// [`CloseReason::WriteStalled`] (logged at warn; default 10 s).
+    pub write_stall_timeout: Duration,
+    /// Longest a request may wait between being read and its handler starting (TarsCpp's
+    /// adapter `queuetimeout`, default 60 s); the caller's own `iTimeout` applies too. A
+    /// request that waited longer is answered -6 and not run.
+    pub queue_timeout: Duration,
     /// Connections served at once; more are accepted and closed at once.
     pub max_connections: usize,
     /// How long a graceful shutdown waits for in-flight requests before closing anyway.
@@ -66,7 +82,11 @@ impl Default for ServerConfig {
             max_frame_len: DEFAULT_MAX_FRAME_LEN,
             max_in_flight_per_connection: 1024,
             max_in_flight: 64 * 1024,
+            max_request_bytes: 256 * 1024 * 1024,
             outbound_queue_bytes: 4 * 1024 * 1024,
+            response_queue_bytes: 128 * 1024 * 1024,
+            write_stall_timeout: Duration::from_secs(10),
+            queue_timeout: Duration::from_secs(60),
             max_connections: 1 << 20,
             shutdown_timeout: Duration::from_secs(10),
         }
@@ -155,7 +175,7 @@ impl ServerBuilder {
         let shutdown = CancellationToken::new();
         let tracker = TaskTracker::new();
         let shared = Arc::new(Shared {
-            in_flight: limit::InFlight::new(config.max_in_flight),
+            state: limit::ServerState::new(config.max_in_flight, config.max_request_bytes),
             connections: Arc::new(Semaphore::new(config.max_connections)),
             config: config.clone(),
             shutdown: shutdown.clone(),
@@ -190,7 +210,7 @@ impl ServerBuilder {
                         servant_name: name.clone(),
                         servant,
                         framing: LengthPrefix::tars(config.max_frame_len),
-                        server_in_flight: shared.in_flight.clone(),
+                        queue_timeout: config.queue_timeout,
                     });
                     tracker.spawn(accept_loop(listener, name, adapter, shared.clone(), idle));
                 }
@@ -206,7 +226,7 @@ impl ServerBuilder {
 
 struct Shared {
     config: Arc<ServerConfig>,
-    in_flight: Arc<limit::InFlight>,
+    state: Arc<limit::ServerState>,
     connections: Arc<Semaphore>,
     shutdown: CancellationToken,
     /// Cancelled when a graceful shutdown ran out of time: connections close at once.
@@ -249,15 +269,22 @@ async fn accept_loop<P: ConnectionProtocol>(
             peer,
             local,
             name.clone(),
-            shared.config.outbound_queue_bytes,
-            shared.config.max_in_flight_per_connection,
+            current::ConnLimits::from_config(&shared.config),
+            shared.state.clone(),
         ));
-        let (shutdown, force_close) = (shared.shutdown.clone(), shared.force_close.clone());
-        let protocol = protocol.clone();
-        shared.tracker.spawn(async move {
-            run_connection(stream, conn, protocol, shutdown, force_close, idle).await;
-            drop(permit);
-        });
+        let driving = Driving {
+            shutdown: shared.shutdown.clone(),
+            force_close: shared.force_close.clone(),
+            idle_timeout: idle,
+            write_stall_timeout: shared.config.write_stall_timeout,
+        };
+        shared.tracker.spawn(run_connection(
+            stream,
+            conn,
+            protocol.clone(),
+            driving,
+            permit,
+        ));
     }
 }
 
@@ -289,9 +316,18 @@ impl Server {
         &self.endpoints
     }
 
+    /// Panics caught in user code so far: servant methods (answered -99), raw
+    /// `do_request`s, `PacketParser::parse` (closes that connection), close hooks and
+    /// `do_close`. Each is also logged at error level; the server keeps serving.
+    pub fn panics(&self) -> u64 {
+        self.shared.state.panics.load(Ordering::Relaxed)
+    }
+
     /// Graceful shutdown: stops accepting, tells TARS clients to reconnect elsewhere
-    /// (`_reconnect_`), lets in-flight requests finish and their responses go out, then
-    /// closes every connection. Gives up waiting after `shutdown_timeout`.
+    /// (`_reconnect_`, queued on every TARS connection), and keeps reading: requests that
+    /// still arrive are answered as usual. A connection closes once its requests are
+    /// answered and written and its peer has closed or sent nothing for a moment (100 ms).
+    /// Connections still open after `shutdown_timeout` are closed by force.
     pub async fn shutdown(self) {
         let shared = self.shared;
         shared.shutdown.cancel();
@@ -306,10 +342,33 @@ impl Server {
         }
     }
 
-    /// Resolves when ctrl-c is pressed, then shuts down gracefully.
-    pub async fn run_until_ctrl_c(self) -> TarsResult<()> {
-        tokio::signal::ctrl_c().await?;
+    /// Resolves on ctrl-c or (on unix) SIGTERM, after a graceful [`shutdown`](Self::shutdown).
+    pub async fn run_until_signal(self) -> TarsResult<()> {
+        shutdown_signal().await?;
         self.shutdown().await;
         Ok(())
     }
+
+    /// The same as [`run_until_signal`](Self::run_until_signal): kept for existing programs
+    /// (it also ends on SIGTERM).
+    pub async fn run_until_ctrl_c(self) -> TarsResult<()> {
+        self.run_until_signal().await
+    }
+}
+
+/// Resolves on ctrl-c (SIGINT) or, on unix, SIGTERM: what a server waits for before it shuts
+/// down gracefully. Fails if the signal handlers cannot be installed.
+pub async fn shutdown_signal() -> TarsResult<()> {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{signal, SignalKind};
+        let mut term = signal(SignalKind::terminate())?;
+        tokio::select! {
+            r = tokio::signal::ctrl_c() => r?,
+            _ = term.recv() => {}
+        }
+    }
+    #[cfg(not(unix))]
+    tokio::signal::ctrl_c().await?;
+    Ok(())
 }

@@ -3,6 +3,7 @@
 
 use super::connection::ConnectionProtocol;
 use super::current::{Connection, Current};
+use super::servant::bounded;
 use crate::protocol::{FrameError, LengthPrefix};
 use bytes::{Bytes, BytesMut};
 use futures_util::FutureExt;
@@ -11,7 +12,7 @@ use std::panic::AssertUnwindSafe;
 use std::sync::Arc;
 use std::task::{Context, Poll, Waker};
 use std::time::Instant;
-use tracing::{debug, warn};
+use tracing::{debug, error, warn};
 
 /// What a parser found at the front of a connection's input.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -78,19 +79,28 @@ pub(crate) struct RawAdapter<P, S> {
 }
 
 impl<P: PacketParser, S: RawServant> ConnectionProtocol for RawAdapter<P, S> {
-    fn split(&self, buf: &mut BytesMut) -> Result<Option<Bytes>, String> {
-        match self.parser.parse(buf) {
-            Parsed::Less => Ok(None),
-            Parsed::Full(packet) => Ok(Some(packet)),
-            Parsed::Error(e) => Err(e),
+    fn split(&self, conn: &Connection, buf: &mut BytesMut) -> Result<Option<Bytes>, String> {
+        let parsed = std::panic::catch_unwind(AssertUnwindSafe(|| self.parser.parse(buf)));
+        match parsed {
+            Ok(Parsed::Less) => Ok(None),
+            Ok(Parsed::Full(packet)) => Ok(Some(packet)),
+            Ok(Parsed::Error(e)) => Err(e),
+            Err(_) => {
+                conn.panicked("PacketParser::parse");
+                Err("the packet parser panicked".to_string())
+            }
         }
     }
 
     fn on_packet(&self, conn: &Arc<Connection>, packet: Bytes, _: Instant, out: &mut BytesMut) {
-        let Some(permit) = conn.try_begin_request() else {
-            // A raw protocol has no overload code: shed the packet.
-            warn!(uid = conn.uid, "too many packets in flight, dropping one");
-            return;
+        let len = packet.len();
+        let mut admitted = match conn.admit(len) {
+            Ok(admitted) => admitted,
+            Err(why) => {
+                // A raw protocol has no overload code: shed the packet.
+                warn!(uid = conn.uid, why, "raw packet dropped");
+                return;
+            }
         };
         let servant = self.servant.clone();
         let current = Current {
@@ -102,27 +112,30 @@ impl<P: PacketParser, S: RawServant> ConnectionProtocol for RawAdapter<P, S> {
                 .catch_unwind()
                 .await;
             if handled.is_err() {
-                warn!(
-                    uid = current.uid(),
-                    "raw servant panicked, closing the connection"
-                );
+                current.conn.panicked("RawServant::do_request");
                 current.close();
             }
             (current, handled.ok().flatten())
         });
-        // As for TARS calls: a packet handled without waiting answers in this batch's write.
+        // As for TARS calls: a packet handled without waiting answers in this batch's append.
         match call.as_mut().poll(&mut Context::from_waker(Waker::noop())) {
-            Poll::Ready((_, response)) => {
-                drop(permit);
+            Poll::Ready((current, response)) => {
+                drop(admitted);
                 if let Some(response) = response {
-                    out.extend_from_slice(&response);
+                    if fits(&current, &response) {
+                        out.extend_from_slice(&response);
+                    }
                 }
             }
             Poll::Pending => {
+                admitted.hold_bytes(&conn.server, len);
+                let conn = conn.clone();
                 tokio::spawn(async move {
-                    let _permit = permit;
-                    let (current, response) = call.await;
-                    if let Some(response) = response {
+                    let _admitted = admitted;
+                    let Some((current, response)) = bounded(call, &conn, None).await else {
+                        return;
+                    };
+                    if let Some(response) = response.filter(|r| fits(&current, r)) {
                         if current.conn.send_response(&response).is_err() {
                             debug!(
                                 uid = current.uid(),
@@ -140,4 +153,19 @@ impl<P: PacketParser, S: RawServant> ConnectionProtocol for RawAdapter<P, S> {
     fn on_close(&self, current: &Current) {
         self.servant.do_close(current);
     }
+}
+
+/// Whether a raw answer fits `max_frame_len`; a larger one is dropped with an error log.
+fn fits(current: &Current, response: &[u8]) -> bool {
+    let limit = current.conn.limits.max_frame_len;
+    if response.len() > limit {
+        error!(
+            uid = current.uid(),
+            size = response.len(),
+            limit,
+            "raw response exceeds the frame limit, dropped"
+        );
+        return false;
+    }
+    true
 }

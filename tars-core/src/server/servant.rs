@@ -49,11 +49,11 @@ pub(crate) struct TarsAdapter {
     pub(crate) servant_name: Arc<str>,
     pub(crate) servant: Arc<dyn Servant>,
     pub(crate) framing: LengthPrefix,
-    pub(crate) server_in_flight: Arc<super::limit::InFlight>,
+    pub(crate) queue_timeout: Duration,
 }
 
 impl ConnectionProtocol for TarsAdapter {
-    fn split(&self, buf: &mut BytesMut) -> Result<Option<Bytes>, String> {
+    fn split(&self, _conn: &Connection, buf: &mut BytesMut) -> Result<Option<Bytes>, String> {
         self.framing.split_frame(buf).map_err(|e| e.to_string())
     }
 
@@ -64,6 +64,7 @@ impl ConnectionProtocol for TarsAdapter {
         received: Instant,
         out: &mut BytesMut,
     ) {
+        let frame_len = frame.len();
         let request = match RequestPacket::from_tars_bytes(frame_body(&frame)) {
             Ok(r) => r,
             Err(e) => {
@@ -118,30 +119,43 @@ impl ConnectionProtocol for TarsAdapter {
         if current.func_name() == protocol::TARS_PING {
             return write_reply(&current, Ok(ParamsWriter::new(current.version())), out);
         }
-        let permits = self
-            .server_in_flight
-            .try_begin()
-            .zip(conn.try_begin_request());
-        let Some(permits) = permits else {
-            debug!(uid = conn.uid, "overloaded, answering -9");
-            let overload = TarsError::ret(protocol::SERVER_OVERLOAD, "server overloaded");
-            return write_reply(&current, Err(overload), out);
+        let mut admitted = match conn.admit(frame_len) {
+            Ok(admitted) => admitted,
+            Err(why) => {
+                debug!(uid = conn.uid, why, "overloaded, answering -9");
+                let overload = TarsError::ret(protocol::SERVER_OVERLOAD, why);
+                return write_reply(&current, Err(overload), out);
+            }
         };
 
         // Poll the call once right here: most calls finish without waiting, and their reply
-        // joins this batch's single write with no task, channel or copy. A call that waits
+        // joins this batch's single append with no task, channel or copy. A call that waits
         // moves to its own task (a future must use the waker of its latest poll, so the task
-        // takes over cleanly).
-        let mut call = Box::pin(run_call(self.servant.clone(), current, buffer, received));
+        // takes over cleanly), bounded by its connection and its caller's deadline.
+        let deadline = (!current.is_oneway() && current.timeout_ms() > 0).then(|| {
+            tokio::time::Instant::from_std(received)
+                + Duration::from_millis(current.timeout_ms() as u64)
+        });
+        let mut call = Box::pin(run_call(
+            self.servant.clone(),
+            current,
+            buffer,
+            received,
+            self.queue_timeout,
+        ));
         match call.as_mut().poll(&mut Context::from_waker(Waker::noop())) {
             Poll::Ready((current, result)) => {
-                drop(permits);
+                drop(admitted);
                 write_reply(&current, result, out);
             }
             Poll::Pending => {
+                admitted.hold_bytes(&conn.server, frame_len);
+                let conn = conn.clone();
                 tokio::spawn(async move {
-                    let _permits = permits;
-                    let (current, result) = call.await;
+                    let _admitted = admitted;
+                    let Some((current, result)) = bounded(call, &conn, deadline).await else {
+                        return;
+                    };
                     let mut frame = BytesMut::new();
                     write_reply(&current, result, &mut frame);
                     if !frame.is_empty() && current.conn.send_response(&frame).is_err() {
@@ -170,19 +184,58 @@ impl ConnectionProtocol for TarsAdapter {
     }
 }
 
+/// Awaits a handler that waits, but no longer than its connection lives or its caller waits:
+/// `None` (the handler is dropped, its slots freed, nothing answered) when the connection
+/// closes or the caller's deadline passes. Only handlers that wait pay for this (one
+/// cancellation waiter and, with a deadline, one timer).
+pub(crate) async fn bounded<F: Future>(
+    handler: F,
+    conn: &Connection,
+    deadline: Option<tokio::time::Instant>,
+) -> Option<F::Output> {
+    let expired = async {
+        match deadline {
+            Some(at) => tokio::time::sleep_until(at).await,
+            None => std::future::pending().await,
+        }
+    };
+    tokio::select! {
+        done = handler => Some(done),
+        _ = conn.closed_token().cancelled() => {
+            debug!(uid = conn.uid, "connection closed, handler cancelled");
+            None
+        }
+        _ = expired => {
+            debug!(uid = conn.uid, "the caller's deadline passed, handler dropped");
+            None
+        }
+    }
+}
+
 /// Runs one call: checks its queueing time, decodes the parameters, dispatches, and turns a
 /// panic into -99.
+///
+/// "Queueing" is what TarsCpp measures: from the moment the request's bytes were read to the
+/// moment its handler starts. A request longer than `queue_timeout` (the adapter's
+/// `queuetimeout`) or its caller's `iTimeout` in that state is answered -6 and not run. Here
+/// the handler starts when the connection's task reaches the request in its read batch, so
+/// the wait is the time the requests read before it in the same batch took.
 async fn run_call(
     servant: Arc<dyn Servant>,
     current: Current,
     buffer: Bytes,
     received: Instant,
+    queue_timeout: Duration,
 ) -> (Current, TarsResult<ParamsWriter>) {
     let timeout = current.timeout_ms();
-    if timeout > 0 && received.elapsed() > Duration::from_millis(timeout as u64) {
+    let waited = received.elapsed();
+    if waited > queue_timeout || (timeout > 0 && waited > Duration::from_millis(timeout as u64)) {
         let waited = TarsError::ret(
             protocol::SERVER_QUEUE_TIMEOUT,
-            "request waited past its timeout",
+            format!(
+                "request waited {} ms in the server queue, past its timeout",
+                waited.as_millis()
+            ),
         );
         return (current, Err(waited));
     }
@@ -193,7 +246,7 @@ async fn run_call(
                 .catch_unwind()
                 .await
                 .unwrap_or_else(|_| {
-                    warn!(func = current.func_name(), "servant panicked");
+                    current.conn.panicked("a servant method");
                     Err(TarsError::ret(
                         protocol::SERVER_UNKNOWN_ERR,
                         "servant panicked",
@@ -210,7 +263,8 @@ async fn run_call(
 
 /// Appends the framed response to `current`'s request to `out`, in the request's version's
 /// layout: a ResponsePacket for TARS, a RequestPacket with result status for TUP. Nothing for
-/// one-way requests.
+/// one-way requests. A response larger than `max_frame_len` is not sent: the call is
+/// answered -2 (`SERVER_ENCODE_ERR`) with a description instead, and the connection lives.
 fn write_reply(current: &Current, result: TarsResult<ParamsWriter>, out: &mut BytesMut) {
     let Some(request) = current.request.as_ref() else {
         return;
@@ -223,6 +277,37 @@ fn write_reply(current: &Current, result: TarsResult<ParamsWriter>, out: &mut By
         Err(e) => (e.code(), Bytes::new(), e.desc()),
     };
     let context = current.take_response_context();
+    let start = out.len();
+    encode_reply(current, request, code, buffer, desc, context, out);
+    let size = out.len() - start;
+    let limit = current.conn.limits.max_frame_len;
+    if size > limit {
+        out.truncate(start);
+        warn!(uid = current.uid(), func = %request.func_name, size, limit,
+            "response exceeds the frame limit, answering -2");
+        let desc = format!("response of {size} bytes exceeds the frame limit of {limit} bytes");
+        let code = protocol::SERVER_ENCODE_ERR;
+        encode_reply(
+            current,
+            request,
+            code,
+            Bytes::new(),
+            desc,
+            BTreeMap::new(),
+            out,
+        );
+    }
+}
+
+fn encode_reply(
+    current: &Current,
+    request: &RequestInfo,
+    code: i32,
+    buffer: Bytes,
+    desc: String,
+    context: BTreeMap<String, String>,
+    out: &mut BytesMut,
+) {
     if request.version == protocol::TUP_VERSION {
         // A TUP client expects a map in sBuffer even for errors.
         let buffer = if buffer.is_empty() {
