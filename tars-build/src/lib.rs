@@ -16,7 +16,7 @@
 //!
 //! and in the crate, one Rust module per IDL module (siblings, so `M::T` references work):
 //!
-//! ```ignore
+//! ```text
 //! pub mod test_app {
 //!     tars_core::include_tars!("TestApp");
 //! }
