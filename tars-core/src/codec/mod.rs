@@ -90,7 +90,7 @@ pub trait TarsDecode: Sized {
         }
         let n = r.read_count(1)?;
         r.nested(|r| {
-            let mut out = Vec::with_capacity(n);
+            let mut out = Vec::with_capacity(r.cautious_capacity::<Self>(n));
             for _ in 0..n {
                 out.push(r.read(0)?);
             }
