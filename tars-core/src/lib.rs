@@ -7,11 +7,13 @@
 //! - [`protocol`]: RequestPacket/ResponsePacket, return codes, framing, TARS/TUP parameters;
 //! - [`endpoint`]: `tcp -h H -p P -t T` and `Obj@ep:ep` strings;
 //! - [`server`]: [`Server`], [`Current`], [`CurrentRegistry`], raw (third-party) servants;
-//! - [`client`]: [`Communicator`], [`ServantProxy`], push callbacks and subscriptions.
+//! - [`client`]: [`Communicator`], [`ServantProxy`], push callbacks and subscriptions
+//!   ([`SubscribeOptions`], [`PushSubscription`]).
 //!
 //! The procedural macros (`#[derive(TarsStruct)]`, `#[derive(TarsEnum)]`,
 //! `#[tars_interface]`, `#[tars_push]`) are re-exported here, so depending on `tars-core` is
-//! enough; `use tars_core::prelude::*` brings in what most programs need. The user guide is
+//! enough, as is [`Bytes`] (re-exported from the `bytes` crate with [`BytesMut`]);
+//! `use tars_core::prelude::*` brings in what most programs need. The user guide is
 //! in `docs/` of the repository.
 
 #![warn(missing_docs)]
@@ -26,7 +28,10 @@ mod error;
 pub mod protocol;
 pub mod server;
 
-pub use client::{Communicator, Proxy, ServantProxy};
+/// The byte buffers of every payload (`vector<byte>`, sBuffer, frames), re-exported so that
+/// depending on `tars-core` is enough.
+pub use bytes::{Bytes, BytesMut};
+pub use client::{Communicator, Proxy, PushSubscription, ServantProxy, SubscribeOptions};
 pub use codec::{
     DecodeError, TarsDecode, TarsEncode, TarsReader, TarsStruct, TarsType, TarsValue, TarsWriter,
 };
@@ -67,9 +72,12 @@ pub mod __private {
 
 /// The names most programs need: `use tars_core::prelude::*;`.
 pub mod prelude {
-    pub use crate::client::{Communicator, Proxy, ServantProxy};
+    pub use crate::client::{
+        Communicator, Proxy, PushSubscription, ServantProxy, SubscribeOptions,
+    };
     pub use crate::server::{Current, CurrentRegistry, Server};
     pub use crate::{
-        tars_interface, tars_push, Endpoint, TarsEnum, TarsError, TarsResult, TarsStruct,
+        tars_interface, tars_push, Bytes, BytesMut, Endpoint, TarsEnum, TarsError, TarsResult,
+        TarsStruct,
     };
 }

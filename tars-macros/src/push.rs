@@ -95,7 +95,7 @@ pub fn expand(item: ItemTrait) -> syn::Result<TokenStream> {
             }
 
             #[doc = #frame_doc]
-            pub fn #frame_fn(#ret_arg #(#args),*) -> ::tars_core::__private::Bytes {
+            pub fn #frame_fn(#ret_arg #(#args),*) -> ::tars_core::Bytes {
                 let mut #writer = ::tars_core::protocol::ParamsWriter::new(::tars_core::protocol::TARS_VERSION);
                 #ret_write
                 #(#writes)*

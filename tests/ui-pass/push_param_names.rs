@@ -78,11 +78,16 @@ impl NamesPrxCallback for Arc<Seen> {
 }
 
 /// The packet a client reads from a push frame (a 4-byte length, then the packet).
-fn packet(frame: tars_core::__private::Bytes) -> ResponsePacket {
+fn packet(frame: Bytes) -> ResponsePacket {
     ResponsePacket::from_tars_bytes(frame.slice(4..)).expect("a response packet")
 }
 
 fn main() {
+    // The prelude carries the byte buffers and the subscription types.
+    let _: (Option<PushSubscription>, SubscribeOptions, BytesMut) =
+        (None, SubscribeOptions::default(), BytesMut::new());
+    let _: bytes::Bytes = Bytes::new();
+
     // The sender, with a `current` parameter of its own: it must still compile and name
     // the connection.
     let _send: fn(&Current, i32, &str, i32, i32, i32) -> TarsResult<()> = NamesSender::sender_names;

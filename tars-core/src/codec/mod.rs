@@ -16,7 +16,7 @@
 //! | `i64` | long | long |
 //! | `f32` / `f64` | float / double | float / double |
 //! | `String` | string | String1 / String4 |
-//! | `Vec<u8>`, `Vec<i8>`, `bytes::Bytes` | `vector<byte>` | SimpleList |
+//! | `Vec<u8>`, `Vec<i8>`, [`Bytes`](crate::Bytes) | `vector<byte>` | SimpleList |
 //! | `Vec<T>` | `vector<T>` | List |
 //! | `BTreeMap<K, V>`, `HashMap<K, V>` | `map<K, V>` | Map, keys sorted |
 //! | `#[derive(TarsStruct)]` | struct | StructBegin .. StructEnd |
