@@ -1,10 +1,11 @@
-//! Compile-failure tests of `#[tars_interface]`, `#[derive(TarsStruct)]` and
-//! `#[derive(TarsEnum)]`: each case in `tests/ui/` must be refused with the message in its
-//! `.stderr` file. Regenerate those with `TRYBUILD=overwrite cargo test --test ui` after
-//! changing a message on purpose.
+//! Compile tests of the macros. Each case in `tests/ui/` must be refused with the message in
+//! its `.stderr` file (regenerate those with `TRYBUILD=overwrite cargo test --test ui` after
+//! changing a message on purpose). Each case in `tests/ui-pass/` must compile and run: user
+//! parameters named like the generated code's locals work, servant and proxy side.
 
 #[test]
-fn macro_misuse_is_refused_with_a_clear_message() {
+fn macros_refuse_misuse_and_accept_any_parameter_name() {
     let t = trybuild::TestCases::new();
     t.compile_fail("tests/ui/*.rs");
+    t.pass("tests/ui-pass/*.rs");
 }

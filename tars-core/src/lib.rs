@@ -8,11 +8,13 @@
 //! - [`config`]: the TARS config format (TarsCpp's `TC_Config`): parse, look up, merge, write;
 //! - [`endpoint`]: `tcp -h H -p P -t T` and `Obj@ep:ep` strings;
 //! - [`server`]: [`Server`], [`Current`], [`CurrentRegistry`], raw (third-party) servants;
-//! - [`client`]: [`Communicator`], [`ServantProxy`], push callbacks and subscriptions.
+//! - [`client`]: [`Communicator`], [`ServantProxy`], push callbacks and subscriptions
+//!   ([`SubscribeOptions`], [`PushSubscription`]).
 //!
 //! The procedural macros (`#[derive(TarsStruct)]`, `#[derive(TarsEnum)]`,
 //! `#[tars_interface]`, `#[tars_push]`) are re-exported here, so depending on `tars-core` is
-//! enough; `use tars_core::prelude::*` brings in what most programs need. The user guide is
+//! enough, as is [`Bytes`] (re-exported from the `bytes` crate with [`BytesMut`]);
+//! `use tars_core::prelude::*` brings in what most programs need. The user guide is
 //! in `docs/` of the repository.
 
 #![warn(missing_docs)]
@@ -30,7 +32,10 @@ mod net;
 pub mod protocol;
 pub mod server;
 
-pub use client::{Communicator, Proxy, ServantProxy};
+/// The byte buffers of every payload (`vector<byte>`, sBuffer, frames), re-exported so that
+/// depending on `tars-core` is enough.
+pub use bytes::{Bytes, BytesMut};
+pub use client::{Communicator, Proxy, PushSubscription, ServantProxy, SubscribeOptions};
 pub use codec::{
     DecodeError, TarsDecode, TarsEncode, TarsReader, TarsStruct, TarsType, TarsValue, TarsWriter,
 };
@@ -92,9 +97,12 @@ macro_rules! include_tars {
 
 /// The names most programs need: `use tars_core::prelude::*;`.
 pub mod prelude {
-    pub use crate::client::{Communicator, Proxy, ServantProxy};
+    pub use crate::client::{
+        Communicator, Proxy, PushSubscription, ServantProxy, SubscribeOptions,
+    };
     pub use crate::server::{Current, CurrentRegistry, Server};
     pub use crate::{
-        tars_interface, tars_push, Endpoint, TarsEnum, TarsError, TarsResult, TarsStruct,
+        tars_interface, tars_push, Bytes, BytesMut, Endpoint, TarsEnum, TarsError, TarsResult,
+        TarsStruct,
     };
 }

@@ -1,7 +1,7 @@
 //! `#[tars_interface]`: a trait becomes a TARS interface with a server dispatcher
 //! (`<Trait>Servant`) and a typed client proxy (`<Trait>Proxy`).
 
-use crate::method::{borrowed_param_type, is_by_value, Operation};
+use crate::method::{borrowed_param_type, is_by_value, local, Operation, Param};
 use proc_macro2::TokenStream;
 use quote::{format_ident, quote};
 use syn::{ItemTrait, TraitItem};
@@ -70,51 +70,61 @@ pub fn expand(item: ItemTrait) -> syn::Result<TokenStream> {
         quote! { #(#attrs)* #[doc = ""] #[doc = #doc] #sig; }
     });
 
+    // Generated locals are `__tars_` names with mixed-site hygiene (`method::local`), and the
+    // decoded parameters are bound by tag, not by their user names: no parameter name can
+    // shadow or be shadowed by the generated code.
+    let current = local("current");
+    let func = local("func");
+    let params = local("params");
+    let out = local("out");
+    let reply = local("reply");
     let dispatch_arms = ops.iter().map(|op| {
         let wire = &op.wire_name;
         let method = &op.ident;
+        let arg = |p: &Param| local(&format!("arg{}", p.tag));
         let reads = op.ins().map(|p| {
-            let (ident, ty, tag, name) = (&p.ident, &p.ty, p.tag, &p.wire_name);
+            let (ident, ty, tag, name) = (arg(p), &p.ty, p.tag, &p.wire_name);
             quote! {
-                let #ident: #ty = params.read(#tag, #name).map_err(|e| {
+                let #ident: #ty = #params.read(#tag, #name).map_err(|e| {
                     ::tars_core::__private::param_error(#wire, #name, #tag, e)
                 })?;
             }
         });
         let outs_init = op.outs().map(|p| {
-            let (ident, ty) = (&p.ident, &p.ty);
+            let (ident, ty) = (arg(p), &p.ty);
             quote! { let mut #ident: #ty = ::core::default::Default::default(); }
         });
-        let current_arg = op.takes_current.then(|| quote! { current, });
+        let current_arg = op.takes_current.then(|| quote! { #current, });
         let args = op.params.iter().map(|p| {
-            let ident = &p.ident;
+            let ident = arg(p);
             if p.out {
                 quote! { &mut #ident }
             } else {
                 quote! { #ident }
             }
         });
+        let ret = local("ret");
         let call = quote! { #trait_ident::#method(&*self.0, #current_arg #(#args),*).await? };
         let (bind, write_ret) = match &op.ret {
             Some(ty) => (
-                quote! { let __ret: #ty = #call; },
-                quote! { out.write_ret(&__ret); },
+                quote! { let #ret: #ty = #call; },
+                quote! { #out.write_ret(&#ret); },
             ),
             None => (quote! { #call; }, quote! {}),
         };
         let writes = op.outs().map(|p| {
-            let (ident, tag, name) = (&p.ident, p.tag, &p.wire_name);
-            quote! { out.write(#tag, #name, &#ident); }
+            let (ident, tag, name) = (arg(p), p.tag, &p.wire_name);
+            quote! { #out.write(#tag, #name, &#ident); }
         });
         quote! {
             #wire => {
                 #(#reads)*
                 #(#outs_init)*
                 #bind
-                let mut out = params.response_writer();
+                let mut #out = #params.response_writer();
                 #write_ret
                 #(#writes)*
-                ::core::result::Result::Ok(out)
+                ::core::result::Result::Ok(#out)
             }
         }
     });
@@ -122,6 +132,8 @@ pub fn expand(item: ItemTrait) -> syn::Result<TokenStream> {
     let proxy_methods = ops.iter().map(|op| {
         let method = &op.ident;
         let wire = &op.wire_name;
+        // In parameters keep their user names (they are the method's documented signature);
+        // every local is hygienic, so those names cannot collide with it.
         let args = op.ins().map(|p| {
             let ident = &p.ident;
             let ty = borrowed_param_type(&p.ty);
@@ -130,10 +142,10 @@ pub fn expand(item: ItemTrait) -> syn::Result<TokenStream> {
         let writes = op.ins().map(|p| {
             let (ident, tag, name) = (&p.ident, p.tag, &p.wire_name);
             let value = if is_by_value(&p.ty) { quote! { &#ident } } else { quote! { #ident } };
-            quote! { __params.write(#tag, #name, #value); }
+            quote! { #params.write(#tag, #name, #value); }
         });
         let reply_type = op.reply_type();
-        let decode = op.decode_reply(|name, tag| {
+        let decode = op.decode_reply(&reply, |name, tag| {
             quote! { |e| ::tars_core::__private::reply_error(#wire, #name, #tag, e) }
         });
         let doc = format!(
@@ -143,12 +155,12 @@ pub fn expand(item: ItemTrait) -> syn::Result<TokenStream> {
             #[doc = #doc]
             #[allow(clippy::too_many_arguments, clippy::unused_unit)]
             pub async fn #method(&self, #(#args),*) -> ::tars_core::TarsResult<#reply_type> {
-                let mut __params = self.0.params_writer();
+                let mut #params = self.0.params_writer();
                 #(#writes)*
-                let ::core::option::Option::Some(mut __reply) = self.0.invoke(#wire, __params).await? else {
+                let ::core::option::Option::Some(mut #reply) = self.0.invoke(#wire, #params).await? else {
                     return ::core::result::Result::Ok(::core::default::Default::default());
                 };
-                let _ = &mut __reply;
+                let _ = &mut #reply;
                 ::core::result::Result::Ok({ #decode })
             }
         }
@@ -187,24 +199,26 @@ pub fn expand(item: ItemTrait) -> syn::Result<TokenStream> {
             }
         }
 
-        impl<T: #trait_ident> ::tars_core::server::Servant for #servant_ident<T> {
+        // The impl names the parameter types of the operations, so its type parameter has a
+        // name no user type has.
+        impl<__TarsImpl: #trait_ident> ::tars_core::server::Servant for #servant_ident<__TarsImpl> {
             fn dispatch<'a>(
                 &'a self,
-                current: &'a ::tars_core::Current,
-                func: &'a str,
-                mut params: ::tars_core::protocol::ParamsReader,
+                #current: &'a ::tars_core::Current,
+                #func: &'a str,
+                mut #params: ::tars_core::protocol::ParamsReader,
             ) -> ::tars_core::server::BoxFuture<'a, ::tars_core::TarsResult<::tars_core::protocol::ParamsWriter>> {
-                let _ = current;
+                let _ = #current;
                 ::std::boxed::Box::pin(async move {
-                    match func {
+                    match #func {
                         #(#dispatch_arms)*
-                        _ => ::core::result::Result::Err(::tars_core::__private::no_function(func)),
+                        _ => ::core::result::Result::Err(::tars_core::__private::no_function(#func)),
                     }
                 })
             }
 
-            fn do_close(&self, current: &::tars_core::Current) {
-                #trait_ident::do_close(&*self.0, current)
+            fn do_close(&self, #current: &::tars_core::Current) {
+                #trait_ident::do_close(&*self.0, #current)
             }
         }
 

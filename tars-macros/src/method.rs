@@ -2,9 +2,21 @@
 //! operations: wire name, parameters with their tags, return type.
 
 use crate::attrs::TarsAttrs;
-use proc_macro2::TokenStream;
+use proc_macro2::{Span, TokenStream};
 use quote::quote;
 use syn::{FnArg, Ident, Pat, ReturnType, TraitItemFn, Type};
+
+/// A local of generated code, `__tars_<name>`, with mixed-site hygiene: user code (parameter
+/// names, default expressions) can neither see it nor shadow it, whatever it is named.
+pub fn local(name: &str) -> Ident {
+    Ident::new(&format!("__tars_{name}"), Span::mixed_site())
+}
+
+/// A parameter of a generated public function kept readable (`current`, `ret`), with
+/// mixed-site hygiene so that a user parameter of the same name is a different binding.
+pub fn hygienic(name: &str) -> Ident {
+    Ident::new(name, Span::mixed_site())
+}
 
 /// One parameter of an operation.
 pub struct Param {
@@ -151,28 +163,45 @@ impl Operation {
         }
     }
 
-    /// Statements decoding the return value and out parameters from `__reply`
-    /// (a `ParamsReader`), then the expression building the reply value.
-    pub fn decode_reply(&self, error: impl Fn(&str, u8) -> TokenStream) -> TokenStream {
-        let mut names = Vec::new();
+    /// The locals [`Self::decode_reply`] binds: the return value, then each out parameter.
+    pub fn reply_locals(&self) -> Vec<Ident> {
+        let ret = self.ret.iter().map(|_| local("ret"));
+        ret.chain(self.outs().map(|p| local(&format!("out{}", p.tag))))
+            .collect()
+    }
+
+    /// Statements decoding the return value and out parameters from `reply` (a mutable
+    /// `ParamsReader`), then the expression building the reply value. Binds only
+    /// [`Self::reply_locals`], never a user name.
+    pub fn decode_reply(
+        &self,
+        reply: &Ident,
+        error: impl Fn(&str, u8) -> TokenStream,
+    ) -> TokenStream {
+        let names = self.reply_locals();
+        let mut names_iter = names.iter();
         let mut reads = Vec::new();
         if let Some(ret) = &self.ret {
             let map_err = error("", 0);
-            reads.push(quote! { let __ret: #ret = __reply.read_ret().map_err(#map_err)?; });
-            names.push(quote! { __ret });
+            let name = names_iter.next().expect("a local per value");
+            reads.push(quote! { let #name: #ret = #reply.read_ret().map_err(#map_err)?; });
         }
-        for p in self.outs() {
-            let (ident, ty, tag, name) = (&p.ident, &p.ty, p.tag, &p.wire_name);
-            let map_err = error(name, tag);
-            reads.push(quote! { let #ident: #ty = __reply.read(#tag, #name).map_err(#map_err)?; });
-            names.push(quote! { #ident });
+        for (p, name) in self.outs().zip(names_iter) {
+            let (ty, tag, wire) = (&p.ty, p.tag, &p.wire_name);
+            let map_err = error(wire, tag);
+            reads.push(quote! { let #name: #ty = #reply.read(#tag, #wire).map_err(#map_err)?; });
         }
-        let value = match names.as_slice() {
-            [] => quote! { () },
-            [one] => quote! { #one },
-            many => quote! { ( #(#many),* ) },
-        };
+        let value = tuple_of(&names);
         quote! { #(#reads)* #value }
+    }
+}
+
+/// `()`, the one item, or a tuple of the items.
+pub fn tuple_of(items: &[impl quote::ToTokens]) -> TokenStream {
+    match items {
+        [] => quote! { () },
+        [one] => quote! { #one },
+        many => quote! { ( #(#many),* ) },
     }
 }
 

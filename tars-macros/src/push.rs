@@ -2,7 +2,7 @@
 //! becomes a server-side `<Trait>Sender` and a client-side `<Trait>PrxCallback` trait with
 //! its `<Trait>PrxDispatcher`.
 
-use crate::method::{borrowed_param_type, is_by_value, Operation};
+use crate::method::{borrowed_param_type, hygienic, is_by_value, local, tuple_of, Operation};
 use proc_macro2::TokenStream;
 use quote::{format_ident, quote};
 use syn::{ItemTrait, TraitItem};
@@ -49,19 +49,25 @@ pub fn expand(item: ItemTrait) -> syn::Result<TokenStream> {
     let callback = format_ident!("{}PrxCallback", name);
     let dispatcher = format_ident!("{}PrxDispatcher", name);
 
+    // Generated locals are `__tars_` names with mixed-site hygiene (`method::local`); the
+    // readable public parameters (`current`, `ret`) are mixed-site too, so an out parameter
+    // named `current`, `ret` or like any local is a binding of its own.
+    let current = hygienic("current");
+    let ret = hygienic("ret");
+    let writer = local("w");
     let senders = ops.iter().map(|op| {
         let method = &op.ident;
         let frame_fn = format_ident!("{}_frame", op.ident);
         let wire = &op.wire_name;
         let ret_arg = op.ret.as_ref().map(|ty| {
             let ty = borrowed_param_type(ty);
-            quote! { ret: #ty, }
+            quote! { #ret: #ty, }
         });
         let ret_write = op.ret.as_ref().map(|ty| {
-            let value = if is_by_value(ty) { quote! { &ret } } else { quote! { ret } };
-            quote! { w.write_ret(#value); }
+            let value = if is_by_value(ty) { quote! { &#ret } } else { quote! { #ret } };
+            quote! { #writer.write_ret(#value); }
         });
-        let ret_pass = op.ret.as_ref().map(|_| quote! { ret, });
+        let ret_pass = op.ret.as_ref().map(|_| quote! { #ret, });
         let args: Vec<_> = op
             .outs()
             .map(|p| {
@@ -74,7 +80,7 @@ pub fn expand(item: ItemTrait) -> syn::Result<TokenStream> {
         let writes = op.outs().map(|p| {
             let (ident, tag, wire_name) = (&p.ident, p.tag, &p.wire_name);
             let value = if is_by_value(&p.ty) { quote! { &#ident } } else { quote! { #ident } };
-            quote! { w.write(#tag, #wire_name, #value); }
+            quote! { #writer.write(#tag, #wire_name, #value); }
         });
         let doc = format!(
             "Pushes `{wire}` to one connection (TarsCpp: `{name}::async_response_push_{wire}(current, ...)`)."
@@ -84,16 +90,16 @@ pub fn expand(item: ItemTrait) -> syn::Result<TokenStream> {
         );
         quote! {
             #[doc = #doc]
-            pub fn #method(current: &::tars_core::Current, #ret_arg #(#args),*) -> ::tars_core::TarsResult<()> {
-                current.send_response(Self::#frame_fn(#ret_pass #(#passes),*))
+            pub fn #method(#current: &::tars_core::Current, #ret_arg #(#args),*) -> ::tars_core::TarsResult<()> {
+                #current.send_response(Self::#frame_fn(#ret_pass #(#passes),*))
             }
 
             #[doc = #frame_doc]
-            pub fn #frame_fn(#ret_arg #(#args),*) -> ::tars_core::__private::Bytes {
-                let mut w = ::tars_core::protocol::ParamsWriter::new(::tars_core::protocol::TARS_VERSION);
+            pub fn #frame_fn(#ret_arg #(#args),*) -> ::tars_core::Bytes {
+                let mut #writer = ::tars_core::protocol::ParamsWriter::new(::tars_core::protocol::TARS_VERSION);
                 #ret_write
                 #(#writes)*
-                ::tars_core::server::push_frame(#wire, w.finish())
+                ::tars_core::server::push_frame(#wire, #writer.finish())
             }
         }
     });
@@ -102,12 +108,12 @@ pub fn expand(item: ItemTrait) -> syn::Result<TokenStream> {
         let cb = format_ident!("callback_{}", op.ident);
         let cb_exception = format_ident!("callback_{}_exception", op.ident);
         let wire = &op.wire_name;
-        let ret_arg = op.ret.as_ref().map(|ty| quote! { ret: #ty, });
+        let ret_arg = op.ret.as_ref().map(|ty| quote! { #ret: #ty, });
         let args = op.outs().map(|p| {
             let (ident, ty) = (&p.ident, &p.ty);
             quote! { #ident: #ty }
         });
-        let names = op.ret.iter().map(|_| format_ident!("ret")).chain(op.outs().map(|p| p.ident.clone()));
+        let names = op.ret.iter().map(|_| ret.clone()).chain(op.outs().map(|p| p.ident.clone()));
         let doc = format!("A `{wire}` push arrived with iRet 0. The default drops it with a debug log.");
         let doc_exc = format!("A `{wire}` push arrived with a non-zero iRet. The default logs it.");
         quote! {
@@ -124,32 +130,32 @@ pub fn expand(item: ItemTrait) -> syn::Result<TokenStream> {
         }
     });
 
+    let push = local("push");
+    let func = local("func");
+    let endpoint = local("endpoint");
+    let reply = local("reply");
+    let decoded = local("decoded");
     let routes = ops.iter().map(|op| {
         let cb = format_ident!("callback_{}", op.ident);
         let cb_exception = format_ident!("callback_{}_exception", op.ident);
         let wire = &op.wire_name;
-        let decode = op.decode_reply(|param, tag| {
+        let decode = op.decode_reply(&reply, |param, tag| {
             quote! { |e| ::tars_core::__private::reply_error(#wire, #param, #tag, e) }
         });
-        let names: Vec<_> =
-            op.ret.iter().map(|_| format_ident!("__ret")).chain(op.outs().map(|p| p.ident.clone())).collect();
-        let pattern = match names.as_slice() {
-            [] => quote! { () },
-            [one] => quote! { #one },
-            many => quote! { ( #(#many),* ) },
-        };
+        let names = op.reply_locals();
+        let pattern = tuple_of(&names);
         quote! {
             #wire => {
-                if push.ret != 0 {
-                    self.0.#cb_exception(push.ret);
+                if #push.ret != 0 {
+                    self.0.#cb_exception(#push.ret);
                     return;
                 }
-                let decoded = (|| -> ::tars_core::TarsResult<_> {
-                    let mut __reply = ::tars_core::protocol::ParamsReader::new(push.version, push.buffer)?;
-                    let _ = &mut __reply;
+                let #decoded = (|| -> ::tars_core::TarsResult<_> {
+                    let mut #reply = ::tars_core::protocol::ParamsReader::new(#push.version, #push.buffer)?;
+                    let _ = &mut #reply;
                     ::core::result::Result::Ok({ #decode })
                 })();
-                match decoded {
+                match #decoded {
                     ::core::result::Result::Ok(#pattern) => self.0.#cb(#(#names),*),
                     ::core::result::Result::Err(e) => {
                         ::tars_core::__private::tracing::debug!(func = #wire, error = %e, "undecodable push dropped");
@@ -205,15 +211,17 @@ pub fn expand(item: ItemTrait) -> syn::Result<TokenStream> {
             }
         }
 
-        impl<T: #callback> ::tars_core::client::PushCallback for #dispatcher<T> {
-            fn on_push(&self, endpoint: &::tars_core::Endpoint, push: ::tars_core::protocol::ResponsePacket) {
-                let _ = endpoint;
-                let func = push
+        // The impl names the out parameter types, so its type parameter has a name no user
+        // type has.
+        impl<__TarsCallbacks: #callback> ::tars_core::client::PushCallback for #dispatcher<__TarsCallbacks> {
+            fn on_push(&self, #endpoint: &::tars_core::Endpoint, #push: ::tars_core::protocol::ResponsePacket) {
+                let _ = #endpoint;
+                let #func = #push
                     .status
                     .get(::tars_core::protocol::STATUS_TARS_FUNC)
                     .cloned()
                     .unwrap_or_default();
-                match func.as_str() {
+                match #func.as_str() {
                     #(#routes)*
                     other => {
                         ::tars_core::__private::tracing::debug!(func = other, "push for an unknown function dropped");
@@ -221,12 +229,12 @@ pub fn expand(item: ItemTrait) -> syn::Result<TokenStream> {
                 }
             }
 
-            fn on_connect(&self, endpoint: &::tars_core::Endpoint) {
-                self.0.on_connect(endpoint)
+            fn on_connect(&self, #endpoint: &::tars_core::Endpoint) {
+                self.0.on_connect(#endpoint)
             }
 
-            fn on_close(&self, endpoint: &::tars_core::Endpoint) {
-                self.0.on_close(endpoint)
+            fn on_close(&self, #endpoint: &::tars_core::Endpoint) {
+                self.0.on_close(#endpoint)
             }
         }
     })

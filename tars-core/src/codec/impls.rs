@@ -290,22 +290,26 @@ fn encode_map_entries<'a, K, V>(
     }
 }
 
-fn decode_map_entries<K: TarsDecode, V: TarsDecode>(
+/// Reads a map payload into the collection `new` makes for the announced entry count (an
+/// untrusted number: see [`TarsReader::cautious_capacity`]).
+fn decode_map_entries<M, K: TarsDecode, V: TarsDecode>(
     r: &mut TarsReader,
     ty: TarsType,
-    mut insert: impl FnMut(K, V),
-) -> Result<(), DecodeError> {
+    new: impl FnOnce(&TarsReader, usize) -> M,
+    mut insert: impl FnMut(&mut M, K, V),
+) -> Result<M, DecodeError> {
     if ty != TarsType::Map {
         return Err(r.mismatch("map", ty));
     }
     let n = r.read_count(2)?;
+    let mut map = new(r, n);
     r.nested(|r| {
         for _ in 0..n {
             let k = r.read(0)?;
             let v = r.read(1)?;
-            insert(k, v);
+            insert(&mut map, k, v);
         }
-        Ok(())
+        Ok(map)
     })
 }
 
@@ -320,11 +324,14 @@ impl<K: TarsEncode, V: TarsEncode> TarsEncode for BTreeMap<K, V> {
 
 impl<K: TarsDecode + Ord, V: TarsDecode> TarsDecode for BTreeMap<K, V> {
     fn decode_payload(r: &mut TarsReader, ty: TarsType) -> Result<Self, DecodeError> {
-        let mut map = BTreeMap::new();
-        decode_map_entries(r, ty, |k, v| {
-            map.insert(k, v);
-        })?;
-        Ok(map)
+        decode_map_entries(
+            r,
+            ty,
+            |_, _| BTreeMap::new(),
+            |map, k, v| {
+                map.insert(k, v);
+            },
+        )
     }
 }
 
@@ -344,11 +351,12 @@ impl<K: TarsDecode + Eq + Hash, V: TarsDecode, S: BuildHasher + Default> TarsDec
     for HashMap<K, V, S>
 {
     fn decode_payload(r: &mut TarsReader, ty: TarsType) -> Result<Self, DecodeError> {
-        let mut map = HashMap::default();
-        decode_map_entries(r, ty, |k, v| {
+        let new = |r: &TarsReader, n| {
+            HashMap::with_capacity_and_hasher(r.cautious_capacity::<(K, V)>(n), S::default())
+        };
+        decode_map_entries(r, ty, new, |map, k, v| {
             map.insert(k, v);
-        })?;
-        Ok(map)
+        })
     }
 }
 

@@ -16,7 +16,7 @@
 //! | `i64` | long | long |
 //! | `f32` / `f64` | float / double | float / double |
 //! | `String` | string | String1 / String4 |
-//! | `Vec<u8>`, `Vec<i8>`, `bytes::Bytes` | `vector<byte>` | SimpleList |
+//! | `Vec<u8>`, `Vec<i8>`, [`Bytes`](crate::Bytes) | `vector<byte>` | SimpleList |
 //! | `Vec<T>` | `vector<T>` | List |
 //! | `BTreeMap<K, V>`, `HashMap<K, V>` | `map<K, V>` | Map, keys sorted |
 //! | `#[derive(TarsStruct)]` | struct | StructBegin .. StructEnd |
@@ -90,7 +90,7 @@ pub trait TarsDecode: Sized {
         }
         let n = r.read_count(1)?;
         r.nested(|r| {
-            let mut out = Vec::with_capacity(n);
+            let mut out = Vec::with_capacity(r.cautious_capacity::<Self>(n));
             for _ in 0..n {
                 out.push(r.read(0)?);
             }

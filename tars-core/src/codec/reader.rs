@@ -6,6 +6,10 @@ use super::head::TAG_IN_NEXT_BYTE;
 use super::{TarsDecode, TarsType, MAX_DEPTH};
 use bytes::Bytes;
 
+/// Most bytes a decoder reserves up front for a list or map whose element count came off the
+/// wire. See [`TarsReader::cautious_capacity`].
+const PREALLOC_BUDGET: usize = 64 * 1024;
+
 /// A decoded field head.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Head {
@@ -56,6 +60,18 @@ impl TarsReader {
     /// Whether every byte was read.
     pub fn is_empty(&self) -> bool {
         self.remaining() == 0
+    }
+
+    /// The capacity to reserve for `n` elements of `T` whose count was just read: `n`, but
+    /// no more than [`PREALLOC_BUDGET`] (64 KiB) nor the bytes left in the input hold.
+    ///
+    /// The count is only known to fit the bytes left at one byte or so per element, and an
+    /// element can be far larger in memory than on the wire (an empty struct takes 2 bytes
+    /// there), so a collection starts at most this big and grows as its elements really
+    /// decode: a hostile count costs a bounded reservation, never `n × size_of::<T>()`.
+    pub(crate) fn cautious_capacity<T>(&self, n: usize) -> usize {
+        let budget = PREALLOC_BUDGET.min(self.remaining());
+        n.min(budget / std::mem::size_of::<T>().max(1))
     }
 
     /// An error of `kind` at the current offset.
@@ -264,7 +280,7 @@ impl TarsReader {
             }
             TarsType::List => {
                 let n = self.read_count(1)?;
-                let mut out = Vec::with_capacity(n);
+                let mut out = Vec::with_capacity(self.cautious_capacity::<u8>(n));
                 for _ in 0..n {
                     out.push(self.read::<i8>(0)? as u8);
                 }

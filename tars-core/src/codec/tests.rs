@@ -295,3 +295,17 @@ fn byte_strings_carry_any_bytes() {
         "String insists on UTF-8"
     );
 }
+
+#[test]
+fn announced_counts_reserve_a_bounded_capacity() {
+    let r = TarsReader::new(bytes::Bytes::from(vec![0u8; 1 << 20]));
+    // Small lists get their whole count; large elements are capped at 64 KiB's worth.
+    assert_eq!(r.cautious_capacity::<u32>(100), 100);
+    assert_eq!(r.cautious_capacity::<u32>(1 << 20), 16 * 1024);
+    assert_eq!(r.cautious_capacity::<[u8; 1000]>(1 << 20), 65);
+    assert_eq!(r.cautious_capacity::<()>(1 << 20), 64 * 1024);
+    // Never more bytes than the input has left.
+    let short = TarsReader::new(bytes::Bytes::from_static(&[0; 100]));
+    assert_eq!(short.cautious_capacity::<u8>(1000), 100);
+    assert_eq!(short.cautious_capacity::<[u8; 1000]>(1000), 0);
+}

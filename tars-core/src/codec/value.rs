@@ -70,20 +70,23 @@ impl TarsValue {
             List => {
                 let n = r.read_count(1)?;
                 r.nested(|r| {
-                    (0..n)
-                        .map(|_| Self::decode_field(r))
-                        .collect::<Result<_, _>>()
-                })
-                .map(TarsValue::List)?
+                    let mut items = Vec::with_capacity(r.cautious_capacity::<TarsField>(n));
+                    for _ in 0..n {
+                        items.push(Self::decode_field(r)?);
+                    }
+                    Ok(TarsValue::List(items))
+                })?
             }
             Map => {
                 let n = r.read_count(2)?;
                 r.nested(|r| {
-                    (0..n)
-                        .map(|_| Ok((Self::decode_field(r)?, Self::decode_field(r)?)))
-                        .collect::<Result<_, DecodeError>>()
-                })
-                .map(TarsValue::Map)?
+                    let mut entries =
+                        Vec::with_capacity(r.cautious_capacity::<(TarsField, TarsField)>(n));
+                    for _ in 0..n {
+                        entries.push((Self::decode_field(r)?, Self::decode_field(r)?));
+                    }
+                    Ok(TarsValue::Map(entries))
+                })?
             }
             StructBegin => r
                 .nested(|r| {
