@@ -22,6 +22,7 @@
 // Lets the derive macros, which name `::tars_core::...`, be used inside this crate too.
 extern crate self as tars_core;
 
+pub mod app;
 pub mod client;
 pub mod codec;
 pub mod config;

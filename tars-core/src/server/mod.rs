@@ -15,12 +15,14 @@
 
 mod connection;
 mod current;
+mod gate;
 mod limit;
 mod raw;
 mod registry;
 mod servant;
 
 pub use current::{push_frame, CloseReason, Current};
+pub use gate::{AdapterOptions, AdapterState};
 pub use raw::{PacketParser, Parsed, RawServant};
 pub use registry::{BroadcastReport, CurrentRegistry};
 pub use servant::{BoxFuture, Servant};
@@ -94,7 +96,8 @@ impl Default for ServerConfig {
 }
 
 /// Starts the accept loop of a raw adapter once its listener is bound.
-type RawStarter = Box<dyn FnOnce(TcpListener, Arc<str>, Arc<Shared>, Option<Duration>) + Send>;
+type RawStarter =
+    Box<dyn FnOnce(TcpListener, Arc<str>, Arc<Shared>, Option<Duration>, Arc<gate::Gate>) + Send>;
 
 /// How an adapter's connections are served.
 enum AdapterKind {
@@ -112,12 +115,19 @@ struct AdapterSpec {
 pub struct ServerBuilder {
     config: ServerConfig,
     adapters: Vec<AdapterSpec>,
+    options: std::collections::HashMap<String, AdapterOptions>,
 }
 
 impl ServerBuilder {
     /// Replaces the configuration.
     pub fn config(mut self, config: ServerConfig) -> Self {
         self.config = config;
+        self
+    }
+
+    /// Sets the per-adapter limits of the adapter `name` (allow-list, connection cap).
+    pub fn adapter_options(mut self, name: impl Into<String>, options: AdapterOptions) -> Self {
+        self.options.insert(name.into(), options);
         self
     }
 
@@ -151,9 +161,9 @@ impl ServerBuilder {
             parser,
             servant: Arc::new(servant),
         });
-        let start: RawStarter = Box::new(move |listener, name, shared, idle| {
+        let start: RawStarter = Box::new(move |listener, name, shared, idle, gate| {
             let tracker = shared.tracker.clone();
-            tracker.spawn(accept_loop(listener, name, adapter, shared, idle));
+            tracker.spawn(accept_loop(listener, name, adapter, shared, idle, gate));
         });
         self.adapters.push(AdapterSpec {
             name: name.into(),
@@ -184,6 +194,8 @@ impl ServerBuilder {
         });
         let mut bound = Vec::new();
         let mut listeners = Vec::new();
+        let mut options = self.options;
+        let mut gates = Vec::new();
         for spec in self.adapters {
             let mut endpoint: Endpoint = spec.endpoint.parse()?;
             if endpoint.protocol != Transport::Tcp {
@@ -203,6 +215,8 @@ impl ServerBuilder {
         for (spec, endpoint, listener) in listeners {
             let idle =
                 (endpoint.timeout_ms > 0).then(|| Duration::from_millis(endpoint.timeout_ms));
+            let gate = gate::Gate::new(options.remove(&spec.name).unwrap_or_default());
+            gates.push((spec.name.clone(), gate.clone()));
             let name: Arc<str> = spec.name.into();
             match spec.kind {
                 AdapterKind::Tars(servant) => {
@@ -212,13 +226,21 @@ impl ServerBuilder {
                         framing: LengthPrefix::tars(config.max_frame_len),
                         queue_timeout: config.queue_timeout,
                     });
-                    tracker.spawn(accept_loop(listener, name, adapter, shared.clone(), idle));
+                    tracker.spawn(accept_loop(
+                        listener,
+                        name,
+                        adapter,
+                        shared.clone(),
+                        idle,
+                        gate,
+                    ));
                 }
-                AdapterKind::Raw(start) => start(listener, name, shared.clone(), idle),
+                AdapterKind::Raw(start) => start(listener, name, shared.clone(), idle, gate),
             }
         }
         Ok(Server {
             endpoints: bound,
+            gates,
             shared,
         })
     }
@@ -243,7 +265,9 @@ async fn accept_loop<P: ConnectionProtocol>(
     protocol: Arc<P>,
     shared: Arc<Shared>,
     idle: Option<Duration>,
+    gate: Arc<gate::Gate>,
 ) {
+    let _accepting = gate.accepting();
     loop {
         let accepted = tokio::select! {
             _ = shared.shutdown.cancelled() => return,
@@ -255,6 +279,13 @@ async fn accept_loop<P: ConnectionProtocol>(
                 // Typically out of file descriptors: back off instead of spinning.
                 warn!(servant = %name, error = %e, "accept failed");
                 tokio::time::sleep(Duration::from_millis(50)).await;
+                continue;
+            }
+        };
+        let admitted = match gate.admit(peer.ip()) {
+            Ok(admitted) => admitted,
+            Err(why) => {
+                warn!(servant = %name, %peer, "refusing: {why}");
                 continue;
             }
         };
@@ -278,19 +309,18 @@ async fn accept_loop<P: ConnectionProtocol>(
             idle_timeout: idle,
             write_stall_timeout: shared.config.write_stall_timeout,
         };
-        shared.tracker.spawn(run_connection(
-            stream,
-            conn,
-            protocol.clone(),
-            driving,
-            permit,
-        ));
+        let run = run_connection(stream, conn, protocol.clone(), driving, permit);
+        shared.tracker.spawn(async move {
+            run.await;
+            drop(admitted);
+        });
     }
 }
 
 /// A running server.
 pub struct Server {
     endpoints: Vec<(String, Endpoint)>,
+    gates: Vec<(String, Arc<gate::Gate>)>,
     shared: Arc<Shared>,
 }
 
@@ -300,6 +330,7 @@ impl Server {
         ServerBuilder {
             config: ServerConfig::default(),
             adapters: Vec::new(),
+            options: Default::default(),
         }
     }
 
@@ -321,6 +352,14 @@ impl Server {
     /// `do_close`. Each is also logged at error level; the server keeps serving.
     pub fn panics(&self) -> u64 {
         self.shared.state.panics.load(Ordering::Relaxed)
+    }
+
+    /// Whether the adapter `name` is accepting, and its open connections.
+    pub fn adapter_state(&self, name: &str) -> Option<AdapterState> {
+        self.gates
+            .iter()
+            .find(|(n, _)| n == name)
+            .map(|(_, g)| g.state())
     }
 
     /// Graceful shutdown: stops accepting, tells TARS clients to reconnect elsewhere

@@ -1,0 +1,8 @@
+//! The framework interfaces, compiled from `tars-core/tars/*.tars` by tars-build: `AdminF`
+//! (served as `AdminObj`), `ServerF` (tarsnode's heartbeat object) and `Notify` (tarsnotify).
+
+/// IDL module `tars`.
+#[allow(missing_docs)]
+pub mod tars {
+    crate::include_tars!("tars");
+}

@@ -1,0 +1,2 @@
+//! Running as a TARS deployment runs a server.
+pub mod framework;
