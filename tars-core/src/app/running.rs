@@ -29,6 +29,13 @@ fn server_config(app: &Application) -> ServerConfig {
     config.shutdown_timeout = (s.deactivating_timeout * 4 / 5).max(Duration::from_millis(100));
     if !s.adapters.is_empty() {
         config.max_in_flight = s.adapters.iter().map(|a| a.queue_capacity.max(1)).sum();
+        // Server-wide in tars-rs: the longest of the adapters'.
+        config.queue_timeout = s
+            .adapters
+            .iter()
+            .map(|a| a.queue_timeout)
+            .max()
+            .unwrap_or_default();
     }
     config
 }
@@ -282,7 +289,7 @@ impl Running {
     pub async fn wait(self) -> Result<(), AppError> {
         tokio::select! {
             _ = self.state.shutdown.cancelled() => info!("stopping: AdminObj.shutdown"),
-            r = shutdown_signal() => match r {
+            r = crate::server::shutdown_signal() => match r {
                 Ok(()) => info!("stopping: signal"),
                 Err(e) => {
                     warn!("cannot wait for signals ({e}); waiting for AdminObj.shutdown");
@@ -329,20 +336,4 @@ impl Running {
                 .take(),
         );
     }
-}
-
-/// Resolves on ctrl-c or (on unix) SIGTERM.
-async fn shutdown_signal() -> std::io::Result<()> {
-    #[cfg(unix)]
-    {
-        use tokio::signal::unix::{signal, SignalKind};
-        let mut term = signal(SignalKind::terminate())?;
-        tokio::select! {
-            r = tokio::signal::ctrl_c() => r?,
-            _ = term.recv() => {}
-        }
-    }
-    #[cfg(not(unix))]
-    tokio::signal::ctrl_c().await?;
-    Ok(())
 }
