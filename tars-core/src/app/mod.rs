@@ -245,3 +245,6 @@ impl Application {
         running::start(self, init).await
     }
 }
+
+#[cfg(test)]
+mod tests;
