@@ -12,7 +12,7 @@
 //! };
 //! app.servant("Test.HelloServer.HelloObj", servant)
 //!     .command("hello.count", |_params| Ok("3".to_string()))
-//!     .run(async { Ok(()) }) // user initialisation: keepActiving runs meanwhile
+//!     .run(async { Ok::<(), String>(()) }) // user initialisation (keepActiving meanwhile)
 //!     .await
 //! # }
 //! ```
