@@ -13,11 +13,10 @@ use crate::model::*;
 use crate::naming::{rust_ident, snake, upper_camel};
 use std::collections::{BTreeMap, BTreeSet};
 
-/// Parameter names the generated dispatch and push code uses itself; an IDL parameter of
-/// that name gets a trailing `_` (its wire name stays).
-const RESERVED_PARAMS: [&str; 11] = [
-    "params", "out", "current", "ret", "w", "push", "decoded", "endpoint", "code", "e", "self_",
-];
+/// Parameter names the generated code writes itself: every servant method takes
+/// `current: &Current`, so an IDL parameter of that name gets a trailing `_` (its wire name
+/// stays). The macros' own locals are hygienic and need no such care.
+const RESERVED_PARAMS: [&str; 1] = ["current"];
 
 struct Namer<'a> {
     renames: &'a BTreeMap<String, String>,

@@ -95,7 +95,7 @@ const CASES: &[(&str, &str, Expect)] = &[
                "async fn notify(&self, current: &::tars_core::Current, uid: String) -> ::tars_core::TarsResult<()>;"])),
     ("wire names that snake_case changes", "module M { interface I { int getXML(out string sXML); }; };",
         Code(&["#[tars(name = \"getXML\")]", "async fn get_xml(", "#[tars(name = \"sXML\")]", "s_xml: &mut String"])),
-    ("parameters named like generated locals", "module M { interface I { int f(int params, out int w, out int current); }; };", Code(&["params_: i32", "w_: &mut i32", "current_: &mut i32"])),
+    ("parameters named like generated locals", "module M { interface I { int f(int params, out int w, out int current); }; };", Code(&["params: i32", "w: &mut i32", "current_: &mut i32"])),
     ("op named like a generated helper", "module M { interface I { int doClose(); }; };",
         Error("t.tars:1:30: operation `doClose` and the generated method `do_close` (at t.tars:1:22) both become the Rust name `do_close`; rename one (tars2rs --rename M.I.doClose=NEW_NAME, or .rename(\"M.I.doClose\", \"NEW_NAME\") in build.rs)")),
     ("type named like a generated one", "module M { interface Hi { int f(); }; struct HiProxy { 0 optional int a; }; };",
