@@ -8,8 +8,8 @@ use std::str::FromStr;
 /// Default `-t` (milliseconds), as in TarsCpp and TarsGo.
 pub const DEFAULT_ENDPOINT_TIMEOUT_MS: u64 = 3000;
 
-/// One parsed endpoint. Only TCP is served and dialled; `udp` and `ssl` parse but are refused
-/// by the server and client with a clear error.
+/// One parsed endpoint. TCP and TLS (`ssl`) are served and dialled; `udp` parses but is
+/// refused by the server and client with a clear error.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub struct Endpoint {
     /// `tcp`, `udp` or `ssl`.
@@ -20,6 +20,9 @@ pub struct Endpoint {
     pub port: u16,
     /// `-t`: on a server, the idle timeout of connections in milliseconds.
     pub timeout_ms: u64,
+    /// `-e 1`: AK/SK authentication (TarsCpp's `AUTH_TYPELOCAL`): the first frame of every
+    /// connection is the `InnerAuthServer` request (see [`crate::auth`]).
+    pub auth: bool,
 }
 
 /// The transport named by an endpoint.
@@ -29,7 +32,7 @@ pub enum Transport {
     Tcp,
     /// UDP (not supported by tars-rs).
     Udp,
-    /// TLS (not supported by tars-rs).
+    /// TLS (rustls), the same TARS frames inside.
     Ssl,
 }
 
@@ -51,6 +54,7 @@ impl Endpoint {
             host: host.into(),
             port,
             timeout_ms: DEFAULT_ENDPOINT_TIMEOUT_MS,
+            auth: false,
         }
     }
 
@@ -72,8 +76,8 @@ impl Endpoint {
 impl FromStr for Endpoint {
     type Err = TarsError;
 
-    /// Parses `tcp -h H -p P [-t T]`; other two-letter options (`-g -q -w -v -e -b`) are
-    /// accepted and ignored, as are unknown ones.
+    /// Parses `tcp -h H -p P [-t T] [-e 0|1]`; other two-letter options (`-g -q -w -v -b`)
+    /// are accepted and ignored, as are unknown ones.
     fn from_str(s: &str) -> Result<Self, TarsError> {
         let bad = |why: &str| TarsError::InvalidEndpoint(format!("{why} in `{s}`"));
         let mut tokens = s.split_whitespace().peekable();
@@ -85,6 +89,7 @@ impl FromStr for Endpoint {
             None => return Err(bad("empty endpoint")),
         };
         let (mut host, mut port, mut timeout_ms) = (None, None, DEFAULT_ENDPOINT_TIMEOUT_MS);
+        let mut auth = false;
         while let Some(option) = tokens.next() {
             if !option.starts_with('-') || option.len() != 2 {
                 return Err(bad(&format!("unexpected `{option}`")));
@@ -109,6 +114,12 @@ impl FromStr for Endpoint {
                         .parse::<u64>()
                         .map_err(|_| bad(&format!("bad timeout `{v}`")))?;
                 }
+                // As TarsCpp: 0 (none) or 1 (AK/SK); an empty value means none.
+                "-e" => match value {
+                    None | Some("0") => auth = false,
+                    Some("1") => auth = true,
+                    Some(v) => return Err(bad(&format!("bad auth type `-e {v}` (0 or 1)"))),
+                },
                 _ => {}
             }
         }
@@ -117,12 +128,13 @@ impl FromStr for Endpoint {
             host: host.ok_or_else(|| bad("missing `-h host`"))?,
             port: port.ok_or_else(|| bad("missing `-p port`"))?,
             timeout_ms,
+            auth,
         })
     }
 }
 
 impl fmt::Display for Endpoint {
-    /// The canonical form, `tcp -h H -p P -t T`.
+    /// The canonical form, `tcp -h H -p P -t T` (and ` -e 1` when authenticated).
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(
             f,
@@ -133,6 +145,9 @@ impl fmt::Display for Endpoint {
         )?;
         if self.timeout_ms > 0 {
             write!(f, " -t {}", self.timeout_ms)?;
+        }
+        if self.auth {
+            f.write_str(" -e 1")?;
         }
         Ok(())
     }
@@ -225,6 +240,11 @@ mod tests {
         let ep: Endpoint = "tcp -p 1 -h ::1 -g 3 -e 0".parse().unwrap();
         assert_eq!((ep.host.as_str(), ep.port, ep.timeout_ms), ("::1", 1, 3000));
         assert_eq!(ep.socket_addr_string(), "[::1]:1");
+        assert!(!ep.auth);
+        let ep: Endpoint = "ssl -h h -p 2 -e 1".parse().unwrap();
+        assert!(ep.auth && ep.protocol == Transport::Ssl);
+        assert_eq!(ep.to_string(), "ssl -h h -p 2 -t 3000 -e 1");
+        assert!("tcp -h h -p 2 -e 2".parse::<Endpoint>().is_err());
         let ep: Endpoint = "tcp -h * -p 0".parse().unwrap();
         assert_eq!(ep.socket_addr_string(), "0.0.0.0:0");
     }

@@ -23,6 +23,7 @@
 extern crate self as tars_core;
 
 pub mod app;
+pub mod auth;
 pub mod client;
 pub mod codec;
 pub mod config;
@@ -32,6 +33,7 @@ mod error;
 mod net;
 pub mod protocol;
 pub mod server;
+pub mod tls;
 
 /// The byte buffers of every payload (`vector<byte>`, sBuffer, frames), re-exported so that
 /// depending on `tars-core` is enough.

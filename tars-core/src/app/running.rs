@@ -178,11 +178,27 @@ pub(super) async fn start<E: std::fmt::Display>(
     let mut builder = Server::builder().config(config);
     for (i, reg) in matched {
         let a = &settings.adapters[i];
+        let tls = match a.tls.as_ref().map(crate::tls::ServerTls::from_options) {
+            Some(Ok(tls)) => Some(tls),
+            None => None,
+            Some(Err(e)) => {
+                let (admin, e) = fail(
+                    &state,
+                    AppError::Invalid(format!("{}: adapter {}: {e}", settings.file, a.name)),
+                );
+                if let Some(admin) = admin {
+                    admin.shutdown().await;
+                }
+                return Err(e);
+            }
+        };
         builder = builder.adapter_options(
             a.servant.clone(),
             AdapterOptions {
                 allow: a.allow.clone(),
                 max_connections: Some(a.max_connections.max(1)),
+                tls,
+                auth: a.auth.clone(),
             },
         );
         builder = match reg {

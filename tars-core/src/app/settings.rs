@@ -3,8 +3,10 @@
 //! `/tars/application/client`.
 
 use super::AppError;
+use crate::auth::AuthKey;
 use crate::config::{ByteSize, Config, Domain};
 use crate::endpoint::Endpoint;
+use crate::tls::TlsServerOptions;
 use std::time::Duration;
 
 const SERVER: &str = "/tars/application/server";
@@ -40,6 +42,12 @@ pub struct AdapterSettings {
     pub threads: usize,
     /// `allow`: addresses or `*` patterns, split at `;` and `,`; empty allows everyone.
     pub allow: Vec<String>,
+    /// `accesskey` / `secretkey`: the key of a `-e 1` endpoint (TarsCpp reads them per
+    /// adapter only).
+    pub auth: Option<AuthKey>,
+    /// `cert`, `key`, `ca`, `verifyclient`, `ciphers` of an `ssl` endpoint, each falling back
+    /// to the `/tars/application/server` domain; `None` when no `cert` is set.
+    pub tls: Option<TlsServerOptions>,
 }
 
 /// The `/tars/application/client` settings used by the application's communicator.
@@ -189,7 +197,7 @@ impl Settings {
         for adapter in server.domains() {
             settings
                 .adapters
-                .push(adapter_settings(adapter, &settings, file)?);
+                .push(adapter_settings(adapter, server, &settings, file)?);
         }
         Ok(settings)
     }
@@ -205,6 +213,7 @@ impl Settings {
 
 fn adapter_settings(
     d: &Domain,
+    server: &Domain,
     settings: &Settings,
     file: &str,
 ) -> Result<AdapterSettings, AppError> {
@@ -253,7 +262,33 @@ fn adapter_settings(
         .filter(|s| !s.is_empty())
         .map(str::to_string)
         .collect();
+    let text = |key: &str| d.get(key).map(str::trim).unwrap_or_default().to_string();
+    let auth = match (text("accesskey"), text("secretkey")) {
+        (ak, sk) if ak.is_empty() && sk.is_empty() => None,
+        (ak, sk) => Some(AuthKey::new(ak, sk)),
+    };
+    // TLS keys: the adapter's, else the server domain's.
+    let tls_key = |key: &str| {
+        d.get(key)
+            .or_else(|| server.get(key))
+            .map(str::trim)
+            .filter(|v| !v.is_empty())
+            .map(str::to_string)
+    };
+    let tls = match tls_key("cert") {
+        None => None,
+        Some(cert) => Some(TlsServerOptions {
+            cert,
+            key: tls_key("key")
+                .ok_or_else(|| bad("key", "`cert` is set but `key` is not".into()))?,
+            ca: tls_key("ca"),
+            verify_client: tls_key("verifyclient").is_some_and(|v| v != "0"),
+            ciphers: tls_key("ciphers"),
+        }),
+    };
     Ok(AdapterSettings {
+        auth,
+        tls,
         servant: servant.to_string(),
         endpoint: parsed.to_string(),
         protocol,

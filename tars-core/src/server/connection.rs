@@ -3,13 +3,21 @@
 //! frames and hands them to the adapter's protocol; the writer ([`net::write_loop`]) drains
 //! the connection's [`Outbound`](crate::net::Outbound) queue. The task also enforces the idle
 //! timeout, drains on shutdown, and (from a drop guard) reports the close exactly once.
+//!
+//! Before the driver starts, the connection's setup ([`Setup`]) runs: the TLS handshake on
+//! `ssl` endpoints and the AK/SK exchange on `-e 1` endpoints (see `handshake.rs`). The
+//! driver itself takes any byte stream: a TCP socket (read without waiting while bytes keep
+//! coming), or anything `AsyncRead + AsyncWrite` (TLS, an in-memory pipe).
 
 use super::current::{CloseReason, Connection, Current};
+use super::handshake::{self, Setup};
 use crate::net::{self, WriteError};
 use bytes::{Bytes, BytesMut};
+use std::future::Future;
 use std::panic::AssertUnwindSafe;
 use std::sync::Arc;
 use std::time::Duration;
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite};
 use tokio::net::TcpStream;
 use tokio::sync::OwnedSemaphorePermit;
 use tokio::time::Instant;
@@ -62,7 +70,8 @@ pub(crate) async fn run_connection<P: ConnectionProtocol>(
     conn: Arc<Connection>,
     protocol: Arc<P>,
     driving: Driving,
-    permit: OwnedSemaphorePermit,
+    setup: Setup,
+    permit: Option<OwnedSemaphorePermit>,
 ) {
     let span = tracing::debug_span!("conn", uid = conn.uid, peer = %conn.peer);
     async move {
@@ -73,7 +82,7 @@ pub(crate) async fn run_connection<P: ConnectionProtocol>(
             _permit: permit,
         };
         debug!("accepted");
-        let reason = drive(stream, &conn, &*protocol, driving).await;
+        let reason = drive(stream, &conn, &*protocol, driving, setup).await;
         cleanup.reason = Some(reason);
     }
     .instrument(span)
@@ -87,7 +96,7 @@ struct Cleanup<P: ConnectionProtocol> {
     conn: Arc<Connection>,
     protocol: Arc<P>,
     reason: Option<CloseReason>,
-    _permit: OwnedSemaphorePermit,
+    _permit: Option<OwnedSemaphorePermit>,
 }
 
 impl<P: ConnectionProtocol> Drop for Cleanup<P> {
@@ -108,20 +117,104 @@ impl<P: ConnectionProtocol> Drop for Cleanup<P> {
     }
 }
 
+/// Sets the connection up (TLS, auth), then drives it.
 async fn drive<P: ConnectionProtocol>(
     mut stream: TcpStream,
     conn: &Arc<Connection>,
     protocol: &P,
     driving: Driving,
+    setup: Setup,
 ) -> CloseReason {
     let _ = stream.set_nodelay(true);
-    let (mut reader, mut writer) = stream.split();
+    match &setup.tls {
+        None => {
+            let initial = match handshake::authenticate(&mut stream, conn, &setup).await {
+                Ok(initial) => initial,
+                Err(reason) => return reason,
+            };
+            let (reader, writer) = stream.split();
+            drive_loop(TcpRead(reader), writer, initial, conn, protocol, driving).await
+        }
+        Some(tls) => {
+            let mut stream = match handshake::accept_tls(tls, stream, conn, &setup).await {
+                Ok(stream) => stream,
+                Err(reason) => return reason,
+            };
+            let initial = match handshake::authenticate(&mut stream, conn, &setup).await {
+                Ok(initial) => initial,
+                Err(reason) => return reason,
+            };
+            serve_stream(stream, initial, conn, protocol, driving).await
+        }
+    }
+}
+
+/// Drives a connection over any byte stream, starting with the bytes in `initial` (read
+/// during setup).
+pub(crate) async fn serve_stream<S, P>(
+    stream: S,
+    initial: BytesMut,
+    conn: &Arc<Connection>,
+    protocol: &P,
+    driving: Driving,
+) -> CloseReason
+where
+    S: AsyncRead + AsyncWrite + Send,
+    P: ConnectionProtocol,
+{
+    let (reader, writer) = tokio::io::split(stream);
+    drive_loop(AnyRead(reader), writer, initial, conn, protocol, driving).await
+}
+
+/// Splits and handles every whole frame in `buf`. `Some` when the connection must close.
+fn handle_frames<P: ConnectionProtocol>(
+    conn: &Arc<Connection>,
+    protocol: &P,
+    buf: &mut BytesMut,
+    replies: &mut BytesMut,
+    received: std::time::Instant,
+) -> Option<CloseReason> {
+    loop {
+        match protocol.split(conn, buf) {
+            Ok(Some(packet)) => protocol.on_packet(conn, packet, received, replies),
+            Ok(None) => break,
+            Err(e) => return Some(CloseReason::Error(e)),
+        }
+        if conn.closed_token().is_cancelled() {
+            return Some(CloseReason::Closed);
+        }
+    }
+    // Replies that were ready at once join the queue in one append (no copy when it is
+    // empty); the writer sends them with whatever else is queued.
+    let _ = conn.outbound.append_batch(replies);
+    None
+}
+
+async fn drive_loop<R, W, P>(
+    mut reader: R,
+    mut writer: W,
+    initial: BytesMut,
+    conn: &Arc<Connection>,
+    protocol: &P,
+    driving: Driving,
+) -> CloseReason
+where
+    R: ReadMore,
+    W: AsyncWrite + Unpin,
+    P: ConnectionProtocol,
+{
     // The writer: a long-lived future beside the reader, never awaited inside it.
     let write = net::write_loop(&mut writer, &conn.outbound, driving.write_stall_timeout);
     tokio::pin!(write);
-    let mut read_buf = BytesMut::new();
+    let mut read_buf = initial;
     // Replies made on this task during one read batch, handed to the queue in one append.
     let mut replies = BytesMut::new();
+    if !read_buf.is_empty() {
+        let received = std::time::Instant::now();
+        if let Some(reason) = handle_frames(conn, protocol, &mut read_buf, &mut replies, received) {
+            return reason;
+        }
+    }
     let idle = driving.idle_timeout;
     // One timer for the idle timeout (and the drain checks), re-armed only when it fires:
     // activity just records the time, so the hot path never touches the timer wheel.
@@ -163,7 +256,7 @@ async fn drive<P: ConnectionProtocol>(
                     Err(e @ WriteError::Io(_)) => CloseReason::Error(e.to_string()),
                 };
             }
-            read = read_more(&mut reader, &mut read_buf) => {
+            read = reader.read_more(&mut read_buf) => {
                 match read {
                     Ok(0) => return CloseReason::PeerClosed,
                     Ok(_) => {}
@@ -171,19 +264,11 @@ async fn drive<P: ConnectionProtocol>(
                 }
                 last_read = Instant::now();
                 let received = std::time::Instant::now();
-                loop {
-                    match protocol.split(conn, &mut read_buf) {
-                        Ok(Some(packet)) => protocol.on_packet(conn, packet, received, &mut replies),
-                        Ok(None) => break,
-                        Err(e) => return CloseReason::Error(e),
-                    }
-                    if conn.closed_token().is_cancelled() {
-                        return CloseReason::Closed;
-                    }
+                if let Some(reason) =
+                    handle_frames(conn, protocol, &mut read_buf, &mut replies, received)
+                {
+                    return reason;
                 }
-                // Replies that were ready at once join the queue in one append (no copy
-                // when it is empty); the writer sends them with whatever else is queued.
-                let _ = conn.outbound.append_batch(&mut replies);
             }
             _ = &mut timer => {
                 let now = Instant::now();
@@ -219,7 +304,34 @@ async fn drive<P: ConnectionProtocol>(
     }
 }
 
-async fn read_more(
+/// The read half of a connection: appends what arrives to `buf` (`Ok(0)`: the peer closed).
+pub(crate) trait ReadMore {
+    fn read_more(&mut self, buf: &mut BytesMut) -> impl Future<Output = std::io::Result<usize>>;
+}
+
+/// Any stream's read half: reads into a buffer kept at least half a chunk free.
+pub(crate) struct AnyRead<R>(pub(crate) R);
+
+impl<R: AsyncRead + Unpin> ReadMore for AnyRead<R> {
+    async fn read_more(&mut self, buf: &mut BytesMut) -> std::io::Result<usize> {
+        if buf.capacity() - buf.len() < READ_CHUNK / 2 {
+            buf.reserve(READ_CHUNK);
+        }
+        self.0.read_buf(buf).await
+    }
+}
+
+/// A TCP socket's read half: reads without waiting while bytes keep coming, and holds no
+/// buffer while the connection is idle.
+struct TcpRead<'a>(tokio::net::tcp::ReadHalf<'a>);
+
+impl ReadMore for TcpRead<'_> {
+    fn read_more(&mut self, buf: &mut BytesMut) -> impl Future<Output = std::io::Result<usize>> {
+        read_tcp(&mut self.0, buf)
+    }
+}
+
+async fn read_tcp(
     reader: &mut tokio::net::tcp::ReadHalf<'_>,
     buf: &mut BytesMut,
 ) -> std::io::Result<usize> {

@@ -17,6 +17,12 @@ pub struct AdapterOptions {
     /// Connections of this adapter served at once (TarsCpp's `maxconns`); more are closed at
     /// once. `None`: only the server-wide `max_connections` applies.
     pub max_connections: Option<usize>,
+    /// TLS of this adapter's `ssl` endpoint (TarsCpp's adapter `cert`/`key`/`ca`/
+    /// `verifyclient`/`ciphers`); `None`: the server-wide [`ServerConfig::tls`](super::ServerConfig::tls).
+    pub tls: Option<crate::tls::ServerTls>,
+    /// The key of this adapter's `-e 1` endpoint (TarsCpp's adapter `accesskey`/`secretkey`);
+    /// `None`: the server-wide [`ServerConfig::auth`](super::ServerConfig::auth).
+    pub auth: Option<crate::auth::AuthKey>,
 }
 
 /// The state of one adapter, as [`Server::adapter_state`](super::Server::adapter_state)
@@ -156,6 +162,7 @@ mod tests {
         let gate = Gate::new(AdapterOptions {
             allow: vec!["127.0.0.1".into(), "10.1.*.*".into()],
             max_connections: Some(1),
+            ..AdapterOptions::default()
         });
         assert!(gate.admit("192.168.0.1".parse().unwrap()).is_err());
         let first = gate.admit("::ffff:127.0.0.1".parse().unwrap()).unwrap();

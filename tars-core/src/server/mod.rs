@@ -16,6 +16,7 @@
 mod connection;
 mod current;
 mod gate;
+mod handshake;
 mod limit;
 mod raw;
 mod registry;
@@ -29,6 +30,7 @@ pub use servant::{BoxFuture, Servant};
 
 pub(crate) use connection::{run_connection, ConnectionProtocol, Driving};
 pub(crate) use current::Connection;
+use handshake::Setup;
 
 use crate::endpoint::{Endpoint, Transport};
 use crate::error::{TarsError, TarsResult};
@@ -76,6 +78,14 @@ pub struct ServerConfig {
     pub max_connections: usize,
     /// How long a graceful shutdown waits for in-flight requests before closing anyway.
     pub shutdown_timeout: Duration,
+    /// Longest a new connection's TLS handshake, and separately its AK/SK exchange, may
+    /// take (default 10 s); past it the connection is closed.
+    pub handshake_timeout: Duration,
+    /// TLS of every `ssl` endpoint whose adapter sets none ([`AdapterOptions::tls`]).
+    pub tls: Option<crate::tls::ServerTls>,
+    /// The AK/SK key of every `-e 1` endpoint whose adapter sets none
+    /// ([`AdapterOptions::auth`]). With neither, every auth request is refused.
+    pub auth: Option<crate::auth::AuthKey>,
 }
 
 impl Default for ServerConfig {
@@ -91,13 +101,17 @@ impl Default for ServerConfig {
             queue_timeout: Duration::from_secs(60),
             max_connections: 1 << 20,
             shutdown_timeout: Duration::from_secs(10),
+            handshake_timeout: Duration::from_secs(10),
+            tls: None,
+            auth: None,
         }
     }
 }
 
 /// Starts the accept loop of a raw adapter once its listener is bound.
-type RawStarter =
-    Box<dyn FnOnce(TcpListener, Arc<str>, Arc<Shared>, Option<Duration>, Arc<gate::Gate>) + Send>;
+type RawStarter = Box<
+    dyn FnOnce(TcpListener, Arc<str>, Arc<Shared>, Option<Duration>, Arc<gate::Gate>, Setup) + Send,
+>;
 
 /// How an adapter's connections are served.
 enum AdapterKind {
@@ -161,9 +175,11 @@ impl ServerBuilder {
             parser,
             servant: Arc::new(servant),
         });
-        let start: RawStarter = Box::new(move |listener, name, shared, idle, gate| {
+        let start: RawStarter = Box::new(move |listener, name, shared, idle, gate, setup| {
             let tracker = shared.tracker.clone();
-            tracker.spawn(accept_loop(listener, name, adapter, shared, idle, gate));
+            tracker.spawn(accept_loop(
+                listener, name, adapter, shared, idle, gate, setup,
+            ));
         });
         self.adapters.push(AdapterSpec {
             name: name.into(),
@@ -198,9 +214,9 @@ impl ServerBuilder {
         let mut gates = Vec::new();
         for spec in self.adapters {
             let mut endpoint: Endpoint = spec.endpoint.parse()?;
-            if endpoint.protocol != Transport::Tcp {
+            if endpoint.protocol == Transport::Udp {
                 return Err(TarsError::InvalidEndpoint(format!(
-                    "`{}`: only tcp endpoints are served",
+                    "`{}`: only tcp and ssl endpoints are served",
                     spec.endpoint
                 )));
             }
@@ -215,7 +231,9 @@ impl ServerBuilder {
         for (spec, endpoint, listener) in listeners {
             let idle =
                 (endpoint.timeout_ms > 0).then(|| Duration::from_millis(endpoint.timeout_ms));
-            let gate = gate::Gate::new(options.remove(&spec.name).unwrap_or_default());
+            let adapter_options = options.remove(&spec.name).unwrap_or_default();
+            let setup = setup_of(&spec, &endpoint, &adapter_options, &config)?;
+            let gate = gate::Gate::new(adapter_options);
             gates.push((spec.name.clone(), gate.clone()));
             let name: Arc<str> = spec.name.into();
             match spec.kind {
@@ -233,9 +251,10 @@ impl ServerBuilder {
                         shared.clone(),
                         idle,
                         gate,
+                        setup,
                     ));
                 }
-                AdapterKind::Raw(start) => start(listener, name, shared.clone(), idle, gate),
+                AdapterKind::Raw(start) => start(listener, name, shared.clone(), idle, gate, setup),
             }
         }
         Ok(Server {
@@ -244,6 +263,52 @@ impl ServerBuilder {
             shared,
         })
     }
+}
+
+/// What connections of the adapter `spec` go through before they are served.
+fn setup_of(
+    spec: &AdapterSpec,
+    endpoint: &Endpoint,
+    options: &AdapterOptions,
+    config: &ServerConfig,
+) -> TarsResult<Setup> {
+    let tls = match endpoint.protocol {
+        Transport::Ssl => Some(
+            options
+                .tls
+                .clone()
+                .or_else(|| config.tls.clone())
+                .ok_or_else(|| {
+                    TarsError::Invalid(format!(
+                        "`{}` of `{}` is an ssl endpoint: set its TLS certificate and key \
+                         (AdapterOptions::tls or ServerConfig::tls)",
+                        spec.endpoint, spec.name
+                    ))
+                })?,
+        ),
+        _ => None,
+    };
+    let auth = if endpoint.auth {
+        if matches!(spec.kind, AdapterKind::Raw(_)) {
+            return Err(TarsError::Invalid(format!(
+                "`{}` of `{}`: `-e 1` authentication is for TARS adapters only",
+                spec.endpoint, spec.name
+            )));
+        }
+        let key = options.auth.clone().or_else(|| config.auth.clone());
+        if key.is_none() {
+            warn!(servant = %spec.name, "`-e 1` endpoint without an access key: every connection will be refused");
+        }
+        Some((Arc::<str>::from(spec.name.as_str()), key))
+    } else {
+        None
+    };
+    Ok(Setup {
+        tls,
+        auth,
+        timeout: config.handshake_timeout,
+        max_frame_len: config.max_frame_len,
+    })
 }
 
 struct Shared {
@@ -266,6 +331,7 @@ async fn accept_loop<P: ConnectionProtocol>(
     shared: Arc<Shared>,
     idle: Option<Duration>,
     gate: Arc<gate::Gate>,
+    setup: Setup,
 ) {
     let _accepting = gate.accepting();
     loop {
@@ -309,7 +375,14 @@ async fn accept_loop<P: ConnectionProtocol>(
             idle_timeout: idle,
             write_stall_timeout: shared.config.write_stall_timeout,
         };
-        let run = run_connection(stream, conn, protocol.clone(), driving, permit);
+        let run = run_connection(
+            stream,
+            conn,
+            protocol.clone(),
+            driving,
+            setup.clone(),
+            Some(permit),
+        );
         shared.tracker.spawn(async move {
             run.await;
             drop(admitted);
