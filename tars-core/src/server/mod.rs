@@ -484,3 +484,45 @@ pub async fn shutdown_signal() -> TarsResult<()> {
     tokio::signal::ctrl_c().await?;
     Ok(())
 }
+
+/// Serves one connection of `servant` (named `name`) over any byte stream, with `config`'s
+/// limits, until the stream closes; returns why it closed. The whole receive path runs
+/// (framing, decoding, admission, dispatch, replies), as on an accepted TCP connection but
+/// without TLS, auth or an idle timeout. For fuzzing and in-memory tests.
+#[doc(hidden)]
+pub async fn serve_io<S>(
+    servant: impl Servant,
+    name: &str,
+    stream: S,
+    config: ServerConfig,
+) -> CloseReason
+where
+    S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Send,
+{
+    let addr = std::net::SocketAddr::from(([127, 0, 0, 1], 0));
+    let name: Arc<str> = name.into();
+    let conn = Arc::new(Connection::new(
+        NEXT_UID.fetch_add(1, Ordering::Relaxed),
+        addr,
+        addr,
+        name.clone(),
+        current::ConnLimits::from_config(&config),
+        limit::ServerState::new(config.max_in_flight, config.max_request_bytes),
+    ));
+    let adapter = TarsAdapter {
+        servant_name: name,
+        servant: Arc::new(servant),
+        framing: LengthPrefix::tars(config.max_frame_len),
+        queue_timeout: config.queue_timeout,
+    };
+    let driving = Driving {
+        shutdown: CancellationToken::new(),
+        force_close: CancellationToken::new(),
+        idle_timeout: None,
+        write_stall_timeout: config.write_stall_timeout,
+    };
+    let reason =
+        connection::serve_stream(stream, Default::default(), &conn, &adapter, driving).await;
+    conn.finish(reason.clone());
+    reason
+}
