@@ -300,10 +300,7 @@ async fn subscription_resumes_after_server_restart() {
     let _subscription = proxy
         .servant_proxy()
         .subscribe(options, |pinned| async move {
-            HelloProxy::from_servant_proxy(pinned)
-                .register_push()
-                .await
-                .map(|_| ())
+            HelloProxy::from_servant_proxy(pinned).register_push().await
         });
     let pusher = first.inner.start_pushing(Duration::from_millis(20));
     eventually("pushes from the first server", || {
@@ -360,10 +357,7 @@ async fn subscription_on_all_endpoints_receives_every_instance() {
     let _subscription = proxy
         .servant_proxy()
         .subscribe(options, |pinned| async move {
-            HelloProxy::from_servant_proxy(pinned)
-                .register_push()
-                .await
-                .map(|_| ())
+            HelloProxy::from_servant_proxy(pinned).register_push().await
         });
     eventually("registered on both instances", || {
         a.inner.registry.len() == 1 && b.inner.registry.len() == 1

@@ -48,6 +48,15 @@ pub enum TarsError {
     /// The call is not possible in this state (e.g. a push callback set twice).
     #[error("{0}")]
     Invalid(String),
+    /// An outgoing frame is larger than the peer accepts: only this call fails, nothing of
+    /// it is sent and the connection stays up.
+    #[error("frame of {size} bytes exceeds the frame limit of {limit} bytes")]
+    FrameTooLarge {
+        /// The encoded frame's size in bytes.
+        size: usize,
+        /// The limit (`max_frame_len`) it exceeds.
+        limit: usize,
+    },
 }
 
 fn fmt_ret(code: i32, desc: &str) -> String {
@@ -78,6 +87,7 @@ impl TarsError {
             TarsError::Connect { .. } => protocol::PROXY_CONNECT_ERR,
             TarsError::ConnectionClosed(_) => protocol::SEND_REQUEST_ERR,
             TarsError::Decode(_) => protocol::CLIENT_DECODE_ERR,
+            TarsError::FrameTooLarge { .. } => protocol::SERVER_ENCODE_ERR,
             TarsError::NoEndpoint(_) => protocol::ADAPTER_NULL,
             TarsError::InvalidEndpoint(_) | TarsError::Io(_) | TarsError::Invalid(_) => {
                 protocol::SERVER_UNKNOWN_ERR

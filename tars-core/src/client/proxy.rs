@@ -1,8 +1,9 @@
 //! [`ServantProxy`]: calls on one servant object across its endpoints.
 
 use super::codec::{ResponseDecoder, TarsResponseDecoder};
-use super::connection::ClientConnection;
+use super::connection::{ClientConnection, Hooks, Limits};
 use super::push::PushCallback;
+use super::stats::{Counters, UserCode};
 use super::ClientConfig;
 use crate::endpoint::{Endpoint, ProxyTarget, Transport};
 use crate::error::{TarsError, TarsResult};
@@ -17,6 +18,7 @@ use std::sync::atomic::{AtomicU32, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, RwLock};
 use std::time::Duration;
 use tokio::time::Instant;
+use tokio_util::sync::CancellationToken;
 
 /// Turns a request into the bytes sent for it. The default writes a framed TARS
 /// RequestPacket; a third-party protocol frames `request.buffer` and `request.request_id` its
@@ -78,10 +80,31 @@ pub(crate) struct ObjectProxy {
     encoder: RwLock<Arc<dyn RequestEncoder>>,
     push: RwLock<Option<Arc<dyn PushCallback>>>,
     rpc_ids: AtomicU32,
+    counters: Arc<Counters>,
+    /// The communicator's shutdown: cancelled, it closes every connection (their tokens are
+    /// its children) and refuses new ones.
+    shutdown: CancellationToken,
+}
+
+/// The last proxy of an object is gone: its connections close and their tasks end.
+impl Drop for ObjectProxy {
+    fn drop(&mut self) {
+        for slot in &mut self.slots {
+            let conn = slot.connection.get_mut().unwrap_or_else(|e| e.into_inner());
+            if let Some(conn) = conn.take() {
+                conn.close();
+            }
+        }
+    }
 }
 
 impl ObjectProxy {
-    pub(crate) fn new(target: ProxyTarget, config: ClientConfig) -> Self {
+    pub(crate) fn new(
+        target: ProxyTarget,
+        config: ClientConfig,
+        counters: Arc<Counters>,
+        shutdown: CancellationToken,
+    ) -> Self {
         ObjectProxy {
             object: target.object,
             slots: target
@@ -100,7 +123,13 @@ impl ObjectProxy {
             push: RwLock::new(None),
             rpc_ids: AtomicU32::new(1),
             config,
+            counters,
+            shutdown,
         }
+    }
+
+    fn shut_down_error(&self) -> TarsError {
+        TarsError::ConnectionClosed(format!("{}: the communicator was shut down", self.object))
     }
 
     /// A live connection: the pinned endpoint, or round robin over endpoints that are not set
@@ -110,6 +139,9 @@ impl ObjectProxy {
         pinned: Option<usize>,
         deadline: Instant,
     ) -> TarsResult<Arc<ClientConnection>> {
+        if self.shutdown.is_cancelled() {
+            return Err(self.shut_down_error());
+        }
         let n = self.slots.len();
         if n == 0 {
             return Err(TarsError::NoEndpoint(self.object.clone()));
@@ -165,13 +197,21 @@ impl ObjectProxy {
             )));
         }
         let limit = (Instant::now() + self.config.connect_timeout).min(deadline);
-        let decoder = self
-            .decoder
-            .read()
-            .unwrap_or_else(|e| e.into_inner())
-            .clone();
-        let push = self.push.read().unwrap_or_else(|e| e.into_inner()).clone();
-        let connect = ClientConnection::connect(slot.endpoint.clone(), decoder, push);
+        let hooks = Hooks {
+            decoder: self
+                .decoder
+                .read()
+                .unwrap_or_else(|e| e.into_inner())
+                .clone(),
+            push: self.push.read().unwrap_or_else(|e| e.into_inner()).clone(),
+            counters: self.counters.clone(),
+        };
+        let limits = Limits {
+            max_frame_len: self.config.max_frame_len,
+            write_stall: self.config.write_stall_timeout,
+        };
+        let connect =
+            ClientConnection::connect(slot.endpoint.clone(), hooks, limits, &self.shutdown);
         let result = match tokio::time::timeout_at(limit, connect).await {
             Ok(result) => result,
             Err(_) => Err(TarsError::Connect {
@@ -184,6 +224,10 @@ impl ObjectProxy {
             .lock()
             .unwrap_or_else(|e| e.into_inner());
         match result {
+            Ok(conn) if self.shutdown.is_cancelled() => {
+                conn.close();
+                Err(self.shut_down_error())
+            }
             Ok(conn) => {
                 *aside = None;
                 *slot.connection.write().unwrap_or_else(|e| e.into_inner()) = Some(conn.clone());
@@ -207,6 +251,9 @@ struct CallOptions {
     oneway: bool,
     tup: bool,
     endpoint: Option<usize>,
+    /// Calls go to this connection only (a subscription's registration and keep-alive);
+    /// once it closes they fail instead of reconnecting.
+    bound: Option<Arc<ClientConnection>>,
 }
 
 /// An untyped proxy to one servant object. Cheap to clone and share across tasks; clones
@@ -360,11 +407,33 @@ impl ServantProxy {
     ) -> TarsResult<Option<ResponsePacket>> {
         let timeout = self.timeout();
         let deadline = Instant::now() + timeout;
-        let timed_out = || TarsError::Timeout(timeout.as_millis() as u64);
-        let conn = self
-            .object
-            .connection(self.options.endpoint, deadline)
-            .await?;
+        // The whole call, connecting included, ends at its deadline whatever the
+        // connection's task does.
+        let call = self.call_until(func, buffer, version, request_id, timeout, deadline);
+        match tokio::time::timeout_at(deadline, call).await {
+            Ok(result) => result,
+            Err(_) => Err(TarsError::Timeout(timeout.as_millis() as u64)),
+        }
+    }
+
+    async fn call_until(
+        &self,
+        func: &str,
+        buffer: Bytes,
+        version: i16,
+        request_id: Option<i32>,
+        timeout: Duration,
+        deadline: Instant,
+    ) -> TarsResult<Option<ResponsePacket>> {
+        let conn = match &self.options.bound {
+            Some(conn) if conn.is_closed() => return Err(conn.closed_error()),
+            Some(conn) => conn.clone(),
+            None => {
+                self.object
+                    .connection(self.options.endpoint, deadline)
+                    .await?
+            }
+        };
         let request_id = request_id.unwrap_or_else(|| conn.next_request_id());
         let request = RequestPacket {
             version,
@@ -388,30 +457,23 @@ impl ServantProxy {
             .read()
             .unwrap_or_else(|e| e.into_inner())
             .clone();
-        let encode = |out: &mut BytesMut| encoder.encode_into(&request, out);
-        let fix_timeout = |e: TarsError| match e {
-            TarsError::Timeout(_) => timed_out(),
-            other => other,
+        let counters = &self.object.counters;
+        let endpoint = &conn.endpoint;
+        // A panicking encoder fails this call only; what it wrote is taken back.
+        let encode = |out: &mut BytesMut| {
+            counters
+                .guard(UserCode::Encoder, "request encoder", endpoint, || {
+                    encoder.encode_into(&request, out)
+                })
+                .unwrap_or_else(|| Err(TarsError::Invalid("the request encoder panicked".into())))
         };
         if self.options.oneway {
-            return conn
-                .send_with(deadline, encode)
-                .await
-                .map(|()| None)
-                .map_err(fix_timeout);
+            return conn.send_with(encode).await.map(|()| None);
         }
-        // The connection's task fails the call with a timeout at its deadline.
-        let waiter = conn.register(request_id, deadline, timeout)?;
-        if let Err(e) = conn.send_with(deadline, encode).await {
-            conn.unregister(request_id);
-            return Err(fix_timeout(e));
-        }
-        match waiter.await {
-            Ok(response) => response.map(Some),
-            Err(_) => Err(TarsError::ConnectionClosed(
-                "connection dropped the call".into(),
-            )),
-        }
+        // Dropped at the deadline (by `timeout_at` in `call`), it forgets the call.
+        let waiter = conn.register(request_id)?;
+        conn.send_with(encode).await?;
+        waiter.response().await.map(Some)
     }
 
     /// The built-in keep-alive call; succeeds when the servant answers.
@@ -490,21 +552,42 @@ impl ServantProxy {
             .is_some_and(|s| s.live().is_some())
     }
 
-    /// A token cancelled when the current connection to endpoint `index` closes; `None` if
-    /// there is no open connection.
-    pub(crate) fn connection_closed_token(
-        &self,
-        index: usize,
-    ) -> Option<tokio_util::sync::CancellationToken> {
-        self.object
-            .slots
-            .get(index)?
-            .live()
-            .map(|c| c.closed_token())
+    /// Opens (or reuses) the connection to endpoint `index` and returns a proxy whose calls
+    /// go to that connection only, with the token cancelled when it closes: a registration
+    /// made through the proxy is known to live exactly as long as the token.
+    pub(crate) async fn bind(&self, index: usize) -> TarsResult<(ServantProxy, CancellationToken)> {
+        let timeout = self.timeout();
+        let deadline = Instant::now() + timeout;
+        let connect = self.object.connection(Some(index), deadline);
+        let conn = match tokio::time::timeout_at(deadline, connect).await {
+            Ok(conn) => conn?,
+            Err(_) => return Err(TarsError::Timeout(timeout.as_millis() as u64)),
+        };
+        let token = conn.closed_token();
+        let bound = self.with(|o| {
+            o.endpoint = Some(index);
+            o.bound = Some(conn);
+        });
+        Ok((bound, token))
+    }
+
+    /// The communicator's shutdown token.
+    pub(crate) fn shutdown_token(&self) -> &CancellationToken {
+        &self.object.shutdown
+    }
+
+    /// Where the panics of user code are counted.
+    pub(crate) fn counters(&self) -> &Counters {
+        &self.object.counters
     }
 
     /// Closes the current connection to endpoint `index`, if any (its calls fail at once).
+    /// On a proxy bound to one connection (a subscription's), closes that one.
     pub fn disconnect(&self, index: usize) {
+        if let Some(conn) = &self.options.bound {
+            conn.close();
+            return;
+        }
         if let Some(conn) = self.object.slots.get(index).and_then(|s| s.live()) {
             conn.close();
         }
