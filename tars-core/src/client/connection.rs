@@ -24,7 +24,7 @@ use crate::protocol::{ResponsePacket, RECONNECT_DESC};
 use bytes::BytesMut;
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
-use std::sync::{Arc, Mutex, MutexGuard};
+use std::sync::{Arc, Mutex, MutexGuard, OnceLock};
 use std::time::Duration;
 use tokio::io::AsyncReadExt;
 use tokio::net::tcp::ReadHalf;
@@ -66,6 +66,8 @@ pub(crate) struct ClientConnection {
     /// Set by the server's `_reconnect_` notice: no new calls; closes once none is pending.
     retired: AtomicBool,
     max_frame_len: usize,
+    /// Why the connection's task ended (set before `closed` is cancelled by it).
+    close_reason: OnceLock<String>,
 }
 
 impl ClientConnection {
@@ -92,6 +94,7 @@ impl ClientConnection {
             closed: parent.child_token(),
             retired: AtomicBool::new(false),
             max_frame_len: limits.max_frame_len,
+            close_reason: OnceLock::new(),
         });
         if let Some(push) = &hooks.push {
             hooks
@@ -138,6 +141,11 @@ impl ClientConnection {
                 return id;
             }
         }
+    }
+
+    #[cfg(test)]
+    pub(crate) fn pending_len(&self) -> usize {
+        self.pending().len()
     }
 
     fn pending(&self) -> MutexGuard<'_, Pending> {
@@ -198,7 +206,13 @@ impl ClientConnection {
     }
 
     pub(crate) fn closed_error(&self) -> TarsError {
-        TarsError::ConnectionClosed(format!("connection to {} closed", self.endpoint))
+        match self.close_reason.get() {
+            Some(reason) => TarsError::ConnectionClosed(format!(
+                "connection to {} closed: {reason}",
+                self.endpoint
+            )),
+            None => TarsError::ConnectionClosed(format!("connection to {} closed", self.endpoint)),
+        }
     }
 
     fn complete(&self, response: ResponsePacket, hooks: &Hooks) {
@@ -241,13 +255,10 @@ impl ClientConnection {
         }
     }
 
-    fn fail_all(&self, reason: &str) {
+    fn fail_all(&self) {
         let drained: Vec<_> = self.pending().drain().collect();
         for (_, reply) in drained {
-            let _ = reply.send(Err(TarsError::ConnectionClosed(format!(
-                "connection to {} closed: {reason}",
-                self.endpoint
-            ))));
+            let _ = reply.send(Err(self.closed_error()));
         }
     }
 }
@@ -299,6 +310,7 @@ impl Drop for Cleanup<'_> {
     fn drop(&mut self) {
         let conn = self.conn;
         debug!(endpoint = %conn.endpoint, reason = %self.reason, "client connection closed");
+        let _ = conn.close_reason.set(std::mem::take(&mut self.reason));
         {
             // Taking the pending lock orders this against `register`.
             let _guard = conn.pending();
@@ -306,7 +318,7 @@ impl Drop for Cleanup<'_> {
         }
         // Waiting senders see the close; nothing more is queued.
         conn.out.abort();
-        conn.fail_all(&self.reason);
+        conn.fail_all();
         let Some(push) = &self.hooks.push else { return };
         if std::thread::panicking() {
             // A second panic while unwinding would abort the process.

@@ -17,6 +17,8 @@ mod proxy;
 mod push;
 mod stats;
 mod subscription;
+#[cfg(test)]
+mod tests;
 
 pub use codec::{ResponseDecoder, TarsResponseDecoder};
 pub use proxy::{Proxy, RequestEncoder, ServantProxy};

@@ -571,6 +571,16 @@ impl ServantProxy {
         Ok((bound, token))
     }
 
+    /// Calls waiting for a response on the current connections.
+    #[cfg(test)]
+    pub(crate) fn pending_calls(&self) -> usize {
+        let slots = self.object.slots.iter();
+        slots
+            .filter_map(|s| s.connection.read().unwrap().clone())
+            .map(|c| c.pending_len())
+            .sum()
+    }
+
     /// The communicator's shutdown token.
     pub(crate) fn shutdown_token(&self) -> &CancellationToken {
         &self.object.shutdown
