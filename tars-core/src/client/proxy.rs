@@ -22,7 +22,7 @@ use tokio_util::sync::CancellationToken;
 
 /// Turns a request into the bytes sent for it. The default writes a framed TARS
 /// RequestPacket; a third-party protocol frames `request.buffer` and `request.request_id` its
-/// own way.
+/// own way. An error or a panic fails that call only; nothing of it is sent.
 pub trait RequestEncoder: Send + Sync + 'static {
     /// Encodes one request.
     fn encode(&self, request: &RequestPacket) -> TarsResult<Bytes>;
