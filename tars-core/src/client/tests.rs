@@ -550,3 +550,38 @@ async fn a_panicking_register_function_is_counted_and_retried() {
     within("ready", subscription.ready()).await.unwrap();
     assert_eq!(comm.stats().callback_panics, 1);
 }
+
+#[tokio::test]
+async fn a_call_behind_a_hanging_connect_keeps_its_deadline() {
+    // A listener whose accept queue is full and never drained: the next connect hangs.
+    let socket = tokio::net::TcpSocket::new_v4().unwrap();
+    socket.bind("127.0.0.1:0".parse().unwrap()).unwrap();
+    let listener = socket.listen(1).unwrap();
+    let addr = listener.local_addr().unwrap();
+    let mut fillers = Vec::new();
+    for _ in 0..8 {
+        let connect = tokio::net::TcpStream::connect(addr);
+        match tokio::time::timeout(Duration::from_millis(200), connect).await {
+            Ok(Ok(stream)) => fillers.push(stream),
+            _ => break,
+        }
+    }
+    let comm = Communicator::with_config(ClientConfig {
+        connect_timeout: LIMIT * 2,
+        ..ClientConfig::default()
+    });
+    let proxy = comm.servant_proxy(&target(addr.port())).unwrap();
+    // This one connects (and holds the endpoint's connecting lock) for its whole timeout.
+    let slow = tokio::spawn({
+        let proxy = proxy.with_timeout(LIMIT * 2);
+        async move { call(&proxy, "slow").await }
+    });
+    tokio::task::yield_now().await;
+    let short = proxy.with_timeout(Duration::from_millis(100));
+    let result = within("the call behind the connect", call(&short, "a")).await;
+    assert!(matches!(result, Err(TarsError::Timeout(100))), "{result:?}");
+    assert!(!proxy.is_connected(0), "the connect was still hanging");
+    assert!(!slow.is_finished());
+    slow.abort();
+    drop(listener);
+}
