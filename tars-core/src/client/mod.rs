@@ -13,6 +13,7 @@
 
 mod codec;
 mod connection;
+mod object;
 mod proxy;
 mod push;
 mod stats;
@@ -29,7 +30,7 @@ pub use subscription::{PushSubscription, RegisterReply, SubscribeOptions, Subscr
 use crate::endpoint::ProxyTarget;
 use crate::error::TarsResult;
 use crate::protocol::DEFAULT_MAX_FRAME_LEN;
-use proxy::ObjectProxy;
+use object::ObjectProxy;
 use stats::Counters;
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
