@@ -104,6 +104,11 @@ impl<S: Servant> RecordCloses<S> {
         let (tx, rx) = mpsc::unbounded_channel();
         (RecordCloses { inner, tx }, rx)
     }
+
+    /// The wrapper, reporting on `tx` (several servants can share one channel).
+    pub fn with_sender(inner: S, tx: mpsc::UnboundedSender<Closed>) -> Self {
+        RecordCloses { inner, tx }
+    }
 }
 
 impl<S: Servant> Servant for RecordCloses<S> {
