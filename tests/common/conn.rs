@@ -26,6 +26,8 @@ pub trait CoreProbe {
     async fn uid(&self, current: &Current) -> TarsResult<i64>;
     /// Returns `n` bytes: a response much larger than its request.
     async fn big(&self, n: i32, data: &mut Vec<u8>) -> TarsResult<i32>;
+    /// Returns its input.
+    async fn echo(&self, data: Vec<u8>, back: &mut Vec<u8>) -> TarsResult<i32>;
     /// Reports on the `parked` channel that it runs, then waits until
     /// [`CoreHandle::release`] (at most 60 s) and returns 0.
     async fn park(&self, current: &Current) -> TarsResult<i32>;
@@ -76,6 +78,11 @@ impl CoreProbe for CoreImpl {
 
     async fn big(&self, n: i32, data: &mut Vec<u8>) -> TarsResult<i32> {
         *data = vec![0xA5; n.clamp(0, 64 << 20) as usize];
+        Ok(0)
+    }
+
+    async fn echo(&self, data: Vec<u8>, back: &mut Vec<u8>) -> TarsResult<i32> {
+        *back = data;
         Ok(0)
     }
 
