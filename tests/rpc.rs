@@ -1249,23 +1249,3 @@ async fn oversized_response_is_minus_2_and_the_connection_lives() {
     })
     .await
 }
-
-#[tokio::test]
-async fn sixty_four_pipelined_one_mib_calls_complete_on_one_connection() {
-    let (server, port) = hello_server().await;
-    let proxy = hello_proxy(port).with_timeout(Duration::from_secs(60));
-    let name = "x".repeat(1 << 20);
-    // Requests and responses of 1 MiB each, all in flight at once: the client reads
-    // responses while its writes are still pending.
-    let calls = (0..64).map(|_| proxy.say_hello(&name));
-    let replies = within("64 calls of 1 MiB", futures_util::future::join_all(calls)).await;
-    for reply in replies {
-        let (ret, greeting) = reply.expect("the call completes");
-        assert_eq!(ret, 0);
-        assert_eq!(greeting.len(), name.len() + "hello ".len());
-    }
-    within("a ping afterwards", proxy.tars_ping())
-        .await
-        .unwrap();
-    server.shutdown().await;
-}
