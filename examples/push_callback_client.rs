@@ -72,7 +72,7 @@ async fn main() {
                 .register_push()
                 .await?;
             tracing::info!(ret, "registerPush answered");
-            Ok(())
+            Ok(ret)
         });
     let received = tokio::time::timeout(timeout, async {
         for _ in 0..count {

@@ -52,15 +52,11 @@ async fn main() -> TarsResult<()> {
     proxy
         .servant_proxy()
         .set_push_callback(PushPrxDispatcher::new(Printer(seen)));
-    let subscription =
-        proxy
-            .servant_proxy()
-            .subscribe(SubscribeOptions::default(), |pinned| async move {
-                HelloProxy::from_servant_proxy(pinned)
-                    .register_push()
-                    .await
-                    .map(|_| ())
-            });
+    let subscription = proxy
+        .servant_proxy()
+        .subscribe(SubscribeOptions::default(), |pinned| async move {
+            HelloProxy::from_servant_proxy(pinned).register_push().await
+        });
     let got_all = tokio::time::timeout(interval * (count as u32 + 10), async {
         for _ in 0..count {
             pushes.recv().await;

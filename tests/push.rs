@@ -10,7 +10,7 @@ use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
-use tars_core::client::SubscribeOptions;
+use tars_core::client::{SubscribeOptions, SubscriptionState};
 use tars_core::prelude::*;
 use tars_core::protocol::{encode_frame, RequestPacket, ResponsePacket};
 use tars_core::server::{CloseReason, ServerConfig};
@@ -300,10 +300,7 @@ async fn subscription_resumes_after_server_restart() {
     let _subscription = proxy
         .servant_proxy()
         .subscribe(options, |pinned| async move {
-            HelloProxy::from_servant_proxy(pinned)
-                .register_push()
-                .await
-                .map(|_| ())
+            HelloProxy::from_servant_proxy(pinned).register_push().await
         });
     let pusher = first.inner.start_pushing(Duration::from_millis(20));
     eventually("pushes from the first server", || {
@@ -360,10 +357,7 @@ async fn subscription_on_all_endpoints_receives_every_instance() {
     let _subscription = proxy
         .servant_proxy()
         .subscribe(options, |pinned| async move {
-            HelloProxy::from_servant_proxy(pinned)
-                .register_push()
-                .await
-                .map(|_| ())
+            HelloProxy::from_servant_proxy(pinned).register_push().await
         });
     eventually("registered on both instances", || {
         a.inner.registry.len() == 1 && b.inner.registry.len() == 1
@@ -412,5 +406,56 @@ async fn unknown_push_function_is_dropped_without_disconnecting() {
         "the connection stayed up"
     );
     assert_eq!(proxy.register_push().await.unwrap(), 0);
+    server.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_subscription_reports_its_registration_and_dropping_everything_unregisters() {
+    // `-t 0`: only the client's close can take it out of the registry.
+    let servant = RecordingServer::default();
+    let server = start(
+        servant.clone(),
+        "tcp -h 127.0.0.1 -p 0 -t 0",
+        ServerConfig::default(),
+    )
+    .await;
+    let port = server.endpoint(PUSH_OBJ).unwrap().port;
+    let comm = Communicator::new();
+    let proxy: HelloProxy = comm.string_to_proxy(&target(port)).unwrap();
+    let counter = Arc::new(Counter::default());
+    proxy
+        .servant_proxy()
+        .set_push_callback(PushPrxDispatcher::new(CountingCallback(counter.clone())));
+    let subscription = proxy
+        .servant_proxy()
+        .subscribe(SubscribeOptions::default(), |pinned| async move {
+            HelloProxy::from_servant_proxy(pinned).register_push().await
+        });
+    within("the first registration", subscription.ready())
+        .await
+        .unwrap();
+    assert!(
+        matches!(subscription.state(), SubscriptionState::Registered { ref endpoint } if endpoint.port == port),
+        "{:?}",
+        subscription.state()
+    );
+    assert_eq!(servant.inner.registry.len(), 1);
+    servant
+        .inner
+        .registry
+        .broadcast(&PushSender::push_msg_frame(0, "hi"));
+    eventually("the push arrived", || {
+        counter.pushes.load(Ordering::SeqCst) == 1
+    })
+    .await;
+
+    drop(subscription);
+    drop(proxy);
+    drop(comm);
+    eventually("the server forgot the client", || {
+        servant.inner.registry.is_empty()
+    })
+    .await;
+    assert_eq!(servant.closes.lock().unwrap().len(), 1);
     server.shutdown().await;
 }

@@ -45,17 +45,18 @@ pub enum TarsError {
     /// A local I/O error (bind, listen).
     #[error("I/O error: {0}")]
     Io(String),
-    /// A frame is larger than the frame limit, so it was not sent (the connection lives).
-    #[error("frame of {size} bytes exceeds the frame limit of {limit} bytes")]
-    FrameTooLarge {
-        /// The frame's size in bytes, header included.
-        size: usize,
-        /// The limit (`max_frame_len`).
-        limit: usize,
-    },
     /// The call is not possible in this state (e.g. a push callback set twice).
     #[error("{0}")]
     Invalid(String),
+    /// An outgoing frame (request, response or push) is larger than the frame limit: only
+    /// this call or push fails, nothing of it is sent and the connection stays up.
+    #[error("frame of {size} bytes exceeds the frame limit of {limit} bytes")]
+    FrameTooLarge {
+        /// The encoded frame's size in bytes.
+        size: usize,
+        /// The limit (`max_frame_len`) it exceeds.
+        limit: usize,
+    },
 }
 
 fn fmt_ret(code: i32, desc: &str) -> String {
@@ -86,8 +87,8 @@ impl TarsError {
             TarsError::Connect { .. } => protocol::PROXY_CONNECT_ERR,
             TarsError::ConnectionClosed(_) => protocol::SEND_REQUEST_ERR,
             TarsError::Decode(_) => protocol::CLIENT_DECODE_ERR,
-            TarsError::NoEndpoint(_) => protocol::ADAPTER_NULL,
             TarsError::FrameTooLarge { .. } => protocol::SERVER_ENCODE_ERR,
+            TarsError::NoEndpoint(_) => protocol::ADAPTER_NULL,
             TarsError::InvalidEndpoint(_) | TarsError::Io(_) | TarsError::Invalid(_) => {
                 protocol::SERVER_UNKNOWN_ERR
             }

@@ -101,7 +101,8 @@ macro_rules! include_tars {
 /// The names most programs need: `use tars_core::prelude::*;`.
 pub mod prelude {
     pub use crate::client::{
-        Communicator, Proxy, PushSubscription, ServantProxy, SubscribeOptions,
+        Communicator, Proxy, PushSubscription, RegisterReply, ServantProxy, SubscribeOptions,
+        SubscriptionState,
     };
     pub use crate::server::{Current, CurrentRegistry, Server};
     pub use crate::{

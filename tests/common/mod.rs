@@ -2,6 +2,8 @@
 //! print `listening tcp -h H -p PORT`, and the Tars.js peer from npm.
 #![allow(dead_code)]
 
+pub mod conn;
+
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
@@ -44,6 +46,30 @@ impl ChildGuard {
             .arg(self.child.id().to_string())
             .status();
         self.child.wait().expect("wait child")
+    }
+
+    /// Sends SIGTERM without waiting for the exit.
+    pub fn signal_term(&self) {
+        let status = Command::new("kill")
+            .arg("-TERM")
+            .arg(self.child.id().to_string())
+            .status()
+            .expect("run kill");
+        assert!(status.success(), "kill -TERM failed: {status}");
+    }
+
+    /// Waits (up to `limit`) for the process to exit; `None` if it is still running.
+    pub fn wait_exit(&mut self, limit: Duration) -> Option<std::process::ExitStatus> {
+        let started = Instant::now();
+        loop {
+            if let Some(status) = self.child.try_wait().expect("wait child") {
+                return Some(status);
+            }
+            if started.elapsed() > limit {
+                return None;
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
     }
 }
 

@@ -13,8 +13,8 @@ use bytes::BytesMut;
 /// The result's `request_id` says which call it answers; 0 means a push. For third-party
 /// protocols, fill at least `request_id` and `buffer`.
 pub trait ResponseDecoder: Send + Sync + 'static {
-    /// `Ok(None)`: more bytes are needed. An error closes the connection (and fails its
-    /// calls).
+    /// `Ok(None)`: more bytes are needed. An error or a panic closes the connection (and
+    /// fails its calls at once; the next call reconnects).
     fn decode(&self, buf: &mut BytesMut) -> Result<Option<ResponsePacket>, String>;
 }
 

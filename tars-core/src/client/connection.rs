@@ -3,68 +3,81 @@
 //! every pending call at once. A server's `_reconnect_` notice retires the connection: new
 //! calls go to a new one, the calls in flight still get their responses, then it closes.
 //!
-//! Callers encode their frames straight into the connection's shared write buffer and wake
-//! its task only when the buffer was empty; the task swaps the buffer out and writes it in
-//! one go. Deadlines of pending calls are enforced by the task's sweep, so a call registers
-//! no timer of its own.
+//! The connection's task is a full-duplex driver: its reader and its writer
+//! ([`net::write_loop_gathering`]) are two futures polled side by side, so reading responses
+//! never waits for a write, and a write that makes no progress for `write_stall_timeout`
+//! closes the connection. Callers encode their frames straight into the shared
+//! [`Outbound`] queue; the writer takes everything queued and writes it in one go.
+//!
+//! Deadlines belong to the calls (`timeout_at` in the proxy): a call that gives up drops its
+//! [`PendingCall`], which takes its entry out of `pending`; the task keeps no timer.
+//! Cleanup (fail pending calls, cancel the token, `on_close`) is a drop guard, so it runs
+//! however the task ends.
 
 use super::codec::ResponseDecoder;
 use super::push::PushCallback;
+use super::stats::{Counters, UserCode};
 use crate::endpoint::Endpoint;
 use crate::error::{TarsError, TarsResult};
+use crate::net::{self, AppendError, Outbound, WriteError};
 use crate::protocol::{ResponsePacket, RECONNECT_DESC};
 use bytes::BytesMut;
 use std::collections::HashMap;
-use std::sync::atomic::{AtomicBool, AtomicU32, AtomicUsize, Ordering};
-use std::sync::{Arc, Mutex, MutexGuard};
+use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard, OnceLock};
 use std::time::Duration;
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::io::AsyncReadExt;
+use tokio::net::tcp::ReadHalf;
 use tokio::net::TcpStream;
-use tokio::sync::{oneshot, Notify};
-use tokio::time::Instant;
+use tokio::sync::oneshot;
 use tokio_util::sync::CancellationToken;
-use tracing::{debug, warn};
+use tracing::{debug, error, warn};
 
-/// A call waiting for its response.
-struct Waiter {
-    reply: oneshot::Sender<TarsResult<ResponsePacket>>,
-    deadline: Instant,
-    timeout: Duration,
-}
-
-type Pending = HashMap<i32, Waiter>;
+type Reply = oneshot::Sender<TarsResult<ResponsePacket>>;
+type Pending = HashMap<i32, Reply>;
 
 const READ_CHUNK: usize = 16 * 1024;
-/// Bytes queued for writing before callers wait for the task to catch up.
+/// Bytes queued for writing before callers wait for the writer to catch up.
 const MAX_QUEUED_BYTES: usize = 4 * 1024 * 1024;
-/// How often deadlines are checked while calls are pending.
-const SWEEP_EVERY: Duration = Duration::from_millis(5);
-/// Write buffers that grew past this are released once written.
-const KEEP_BUFFER_CAPACITY: usize = 256 * 1024;
+
+/// The user code a connection calls, and where its panics are counted.
+#[derive(Clone)]
+pub(crate) struct Hooks {
+    pub(crate) decoder: Arc<dyn ResponseDecoder>,
+    pub(crate) push: Option<Arc<dyn PushCallback>>,
+    pub(crate) counters: Arc<Counters>,
+}
+
+/// Settings of one connection.
+pub(crate) struct Limits {
+    /// Largest request frame sent.
+    pub(crate) max_frame_len: usize,
+    /// A write that makes no progress this long closes the connection.
+    pub(crate) write_stall: Duration,
+}
 
 /// A live connection to one endpoint.
 pub(crate) struct ClientConnection {
     pub(crate) endpoint: Endpoint,
-    /// Frames waiting to be written.
-    out: Mutex<BytesMut>,
-    /// Wakes the task when `out` goes from empty to non-empty.
-    out_ready: Notify,
-    /// Wakes callers waiting for room in `out`.
-    out_room: Notify,
+    out: Outbound,
     pending: Mutex<Pending>,
-    pending_count: AtomicUsize,
     next_id: AtomicU32,
     closed: CancellationToken,
     /// Set by the server's `_reconnect_` notice: no new calls; closes once none is pending.
     retired: AtomicBool,
+    max_frame_len: usize,
+    /// Why the connection's task ended (set before `closed` is cancelled by it).
+    close_reason: OnceLock<String>,
 }
 
 impl ClientConnection {
-    /// Connects and starts the connection's task.
+    /// Connects and starts the connection's task. The connection closes when `parent` is
+    /// cancelled (the communicator's shutdown).
     pub(crate) async fn connect(
         endpoint: Endpoint,
-        decoder: Arc<dyn ResponseDecoder>,
-        push: Option<Arc<dyn PushCallback>>,
+        hooks: Hooks,
+        limits: Limits,
+        parent: &CancellationToken,
     ) -> TarsResult<Arc<Self>> {
         let stream = TcpStream::connect(endpoint.socket_addr_string())
             .await
@@ -75,19 +88,22 @@ impl ClientConnection {
         let _ = stream.set_nodelay(true);
         let conn = Arc::new(ClientConnection {
             endpoint,
-            out: Mutex::new(BytesMut::new()),
-            out_ready: Notify::new(),
-            out_room: Notify::new(),
+            out: Outbound::new(),
             pending: Mutex::new(HashMap::new()),
-            pending_count: AtomicUsize::new(0),
             next_id: AtomicU32::new(1),
-            closed: CancellationToken::new(),
+            closed: parent.child_token(),
             retired: AtomicBool::new(false),
+            max_frame_len: limits.max_frame_len,
+            close_reason: OnceLock::new(),
         });
-        if let Some(push) = &push {
-            push.on_connect(&conn.endpoint);
+        if let Some(push) = &hooks.push {
+            hooks
+                .counters
+                .guard(UserCode::Callback, "on_connect", &conn.endpoint, || {
+                    push.on_connect(&conn.endpoint)
+                });
         }
-        tokio::spawn(run(stream, conn.clone(), decoder, push));
+        tokio::spawn(run(stream, conn.clone(), hooks, limits.write_stall));
         Ok(conn)
     }
 
@@ -107,6 +123,7 @@ impl ClientConnection {
         }
     }
 
+    /// Closes the connection: its task ends, its calls fail at once.
     pub(crate) fn close(&self) {
         self.closed.cancel();
     }
@@ -126,19 +143,19 @@ impl ClientConnection {
         }
     }
 
+    #[cfg(test)]
+    pub(crate) fn pending_len(&self) -> usize {
+        self.pending().len()
+    }
+
     fn pending(&self) -> MutexGuard<'_, Pending> {
         self.pending.lock().unwrap_or_else(|e| e.into_inner())
     }
 
-    /// Registers a call waiting for `request_id`, failed with [`TarsError::Timeout`] if no
-    /// response comes by `deadline`. Fails if the connection already closed or the id is in
-    /// use.
-    pub(crate) fn register(
-        &self,
-        request_id: i32,
-        deadline: Instant,
-        timeout: Duration,
-    ) -> TarsResult<oneshot::Receiver<TarsResult<ResponsePacket>>> {
+    /// Registers a call waiting for `request_id`. Fails if the connection already closed or
+    /// the id is in use. Dropping the returned [`PendingCall`] before its response came
+    /// forgets the call.
+    pub(crate) fn register(&self, request_id: i32) -> TarsResult<PendingCall<'_>> {
         let (reply, rx) = oneshot::channel();
         let mut pending = self.pending();
         // Checked under the lock, so a closing task cannot miss this entry.
@@ -150,67 +167,55 @@ impl ClientConnection {
                 "request id {request_id} is already in flight"
             )));
         }
-        pending.insert(
-            request_id,
-            Waiter {
-                reply,
-                deadline,
-                timeout,
-            },
-        );
-        self.pending_count.store(pending.len(), Ordering::Release);
-        Ok(rx)
+        pending.insert(request_id, reply);
+        Ok(PendingCall {
+            conn: self,
+            id: request_id,
+            rx: Some(rx),
+        })
     }
 
-    /// Forgets a call (abandoned).
-    pub(crate) fn unregister(&self, request_id: i32) {
-        let mut pending = self.pending();
-        pending.remove(&request_id);
-        self.pending_count.store(pending.len(), Ordering::Release);
-        self.close_if_retired_and_idle(&pending);
-    }
-
-    /// Appends a frame to the write buffer with `encode`, waiting (until `deadline`) while
-    /// too much is already queued.
+    /// Appends a frame to the outbound queue with `encode`, waiting while too much is already
+    /// queued. A frame larger than the frame limit fails with [`TarsError::FrameTooLarge`]
+    /// and nothing of it is queued.
     pub(crate) async fn send_with(
         &self,
-        deadline: Instant,
         encode: impl FnOnce(&mut BytesMut) -> TarsResult<()>,
     ) -> TarsResult<()> {
-        loop {
-            let room = self.out_room.notified();
-            tokio::pin!(room);
-            room.as_mut().enable();
-            {
-                let mut out = self.out.lock().unwrap_or_else(|e| e.into_inner());
-                if self.is_closed() {
-                    return Err(self.closed_error());
-                }
-                if out.len() < MAX_QUEUED_BYTES {
-                    let was_empty = out.is_empty();
-                    encode(&mut out)?;
-                    drop(out);
-                    if was_empty {
-                        self.out_ready.notify_one();
-                    }
-                    return Ok(());
-                }
-            }
+        if self.out.unsent() >= MAX_QUEUED_BYTES {
             tokio::select! {
-                _ = room => {}
-                _ = tokio::time::sleep_until(deadline) => {
-                    return Err(TarsError::Timeout(0));
-                }
+                _ = self.out.room_below(MAX_QUEUED_BYTES) => {}
                 _ = self.closed.cancelled() => return Err(self.closed_error()),
             }
         }
+        let limit = self.max_frame_len;
+        let appended = self.out.append_with(|buf| {
+            let before = buf.len();
+            encode(buf)?;
+            let size = buf.len() - before;
+            if size > limit {
+                return Err(TarsError::FrameTooLarge { size, limit });
+            }
+            Ok(())
+        });
+        match appended {
+            Ok(()) => Ok(()),
+            Err(AppendError::Closed) => Err(self.closed_error()),
+            Err(AppendError::Write(e)) => Err(e),
+        }
     }
 
-    fn closed_error(&self) -> TarsError {
-        TarsError::ConnectionClosed(format!("connection to {} closed", self.endpoint))
+    pub(crate) fn closed_error(&self) -> TarsError {
+        match self.close_reason.get() {
+            Some(reason) => TarsError::ConnectionClosed(format!(
+                "connection to {} closed: {reason}",
+                self.endpoint
+            )),
+            None => TarsError::ConnectionClosed(format!("connection to {} closed", self.endpoint)),
+        }
     }
 
-    fn complete(&self, response: ResponsePacket, push: Option<&Arc<dyn PushCallback>>) {
+    fn complete(&self, response: ResponsePacket, hooks: &Hooks) {
         if response.request_id == 0 {
             if response.result_desc == RECONNECT_DESC {
                 // The server is shutting down gracefully: it still answers the calls it has
@@ -220,8 +225,15 @@ impl ClientConnection {
                 self.close_if_retired_and_idle(&self.pending());
                 return;
             }
-            match push {
-                Some(push) => push.on_push(&self.endpoint, response),
+            match &hooks.push {
+                Some(push) => {
+                    // A panicking callback loses this push only.
+                    hooks
+                        .counters
+                        .guard(UserCode::Callback, "on_push", &self.endpoint, || {
+                            push.on_push(&self.endpoint, response)
+                        });
+                }
                 None => debug!(endpoint = %self.endpoint, "push without a push callback dropped"),
             }
             return;
@@ -229,13 +241,12 @@ impl ClientConnection {
         let waiter = {
             let mut pending = self.pending();
             let waiter = pending.remove(&response.request_id);
-            self.pending_count.store(pending.len(), Ordering::Release);
             self.close_if_retired_and_idle(&pending);
             waiter
         };
         match waiter {
-            Some(waiter) => {
-                let _ = waiter.reply.send(Ok(response));
+            Some(reply) => {
+                let _ = reply.send(Ok(response));
             }
             None => debug!(
                 id = response.request_id,
@@ -244,127 +255,136 @@ impl ClientConnection {
         }
     }
 
-    /// Fails the calls whose deadline passed.
-    fn sweep(&self, now: Instant) {
-        let expired: Vec<Waiter> = {
-            let mut pending = self.pending();
-            let ids: Vec<i32> = pending
-                .iter()
-                .filter(|(_, w)| w.deadline <= now)
-                .map(|(id, _)| *id)
-                .collect();
-            let expired = ids.iter().filter_map(|id| pending.remove(id)).collect();
-            self.pending_count.store(pending.len(), Ordering::Release);
-            self.close_if_retired_and_idle(&pending);
-            expired
-        };
-        for waiter in expired {
-            let ms = waiter.timeout.as_millis() as u64;
-            let _ = waiter.reply.send(Err(TarsError::Timeout(ms)));
-        }
-    }
-
-    fn fail_all(&self, reason: &str) {
-        let drained: Vec<_> = {
-            let mut pending = self.pending();
-            self.pending_count.store(0, Ordering::Release);
-            pending.drain().collect()
-        };
-        for (_, waiter) in drained {
-            let _ = waiter.reply.send(Err(TarsError::ConnectionClosed(format!(
-                "connection to {} closed: {reason}",
-                self.endpoint
-            ))));
+    fn fail_all(&self) {
+        let drained: Vec<_> = self.pending().drain().collect();
+        for (_, reply) in drained {
+            let _ = reply.send(Err(self.closed_error()));
         }
     }
 }
 
-async fn run(
-    mut stream: TcpStream,
-    conn: Arc<ClientConnection>,
-    decoder: Arc<dyn ResponseDecoder>,
-    push: Option<Arc<dyn PushCallback>>,
-) {
+/// A registered call. Awaiting [`response`](Self::response) gives its outcome; dropping it
+/// first (the call's deadline passed, or its caller went away) takes it out of `pending`.
+pub(crate) struct PendingCall<'a> {
+    conn: &'a ClientConnection,
+    id: i32,
+    /// `None` once the outcome arrived (the entry is gone from `pending` then).
+    rx: Option<oneshot::Receiver<TarsResult<ResponsePacket>>>,
+}
+
+impl PendingCall<'_> {
+    /// Waits for the response (or the connection's close).
+    pub(crate) async fn response(mut self) -> TarsResult<ResponsePacket> {
+        let rx = self.rx.as_mut().expect("awaited once");
+        let outcome = rx.await;
+        self.rx = None;
+        match outcome {
+            Ok(result) => result,
+            Err(_) => Err(self.conn.closed_error()),
+        }
+    }
+}
+
+impl Drop for PendingCall<'_> {
+    fn drop(&mut self) {
+        let Some(rx) = self.rx.take() else { return };
+        // Closing the receiver first marks our entry: a later call that reused the id has an
+        // open one, and is left alone.
+        drop(rx);
+        let mut pending = self.conn.pending();
+        if pending.get(&self.id).is_some_and(|reply| reply.is_closed()) {
+            pending.remove(&self.id);
+        }
+        self.conn.close_if_retired_and_idle(&pending);
+    }
+}
+
+/// Runs at the end of the connection's task, however it ends (a panic included).
+struct Cleanup<'a> {
+    conn: &'a ClientConnection,
+    hooks: &'a Hooks,
+    reason: String,
+}
+
+impl Drop for Cleanup<'_> {
+    fn drop(&mut self) {
+        let conn = self.conn;
+        debug!(endpoint = %conn.endpoint, reason = %self.reason, "client connection closed");
+        let _ = conn.close_reason.set(std::mem::take(&mut self.reason));
+        {
+            // Taking the pending lock orders this against `register`.
+            let _guard = conn.pending();
+            conn.closed.cancel();
+        }
+        // Waiting senders see the close; nothing more is queued.
+        conn.out.abort();
+        conn.fail_all();
+        let Some(push) = &self.hooks.push else { return };
+        if std::thread::panicking() {
+            // A second panic while unwinding would abort the process.
+            error!(endpoint = %conn.endpoint, "connection task panicked; on_close skipped");
+            return;
+        }
+        self.hooks
+            .counters
+            .guard(UserCode::Callback, "on_close", &conn.endpoint, || {
+                push.on_close(&conn.endpoint)
+            });
+    }
+}
+
+async fn run(mut stream: TcpStream, conn: Arc<ClientConnection>, hooks: Hooks, stall: Duration) {
+    let mut cleanup = Cleanup {
+        conn: &conn,
+        hooks: &hooks,
+        reason: "connection task ended".into(),
+    };
     let (mut reader, mut writer) = stream.split();
-    let mut read_buf = BytesMut::with_capacity(READ_CHUNK);
-    let mut writing = BytesMut::new();
-    let closed_wait = conn.closed.cancelled();
-    tokio::pin!(closed_wait);
-    // One timer, re-armed only while calls are pending.
-    let sweep_timer = tokio::time::sleep(SWEEP_EVERY);
-    tokio::pin!(sweep_timer);
-    let reason: String = 'run: loop {
-        let has_pending = conn.pending_count.load(Ordering::Acquire) > 0;
-        tokio::select! {
-            // Unbiased: a flood of pushes to read must not starve writing, nor the reverse.
-            _ = &mut closed_wait => break "closed".into(),
-            _ = &mut sweep_timer, if has_pending => {
-                let now = Instant::now();
-                conn.sweep(now);
-                sweep_timer.as_mut().reset(now + SWEEP_EVERY);
+    let read = read_loop(&mut reader, &conn, &hooks);
+    let write = net::write_loop_gathering(&mut writer, &conn.out, stall);
+    tokio::pin!(read, write);
+    cleanup.reason = tokio::select! {
+        _ = conn.closed.cancelled() => "closed".into(),
+        reason = &mut read => reason,
+        written = &mut write => match written {
+            Ok(()) => "closed".into(),
+            Err(e @ WriteError::Stalled(_)) => {
+                warn!(endpoint = %conn.endpoint, error = %e, "closing the connection");
+                e.to_string()
             }
-            _ = conn.out_ready.notified() => {
-                // Let the callers that are ready to run add their frames first: one write
-                // then carries many requests.
-                tokio::task::yield_now().await;
-                std::mem::swap(&mut *conn.out.lock().unwrap_or_else(|e| e.into_inner()), &mut writing);
-                conn.out_room.notify_waiters();
-                let mut written = 0;
-                while written < writing.len() {
-                    // `write` is cancel-safe, so deadlines keep being enforced while a slow
-                    // server holds up the socket.
-                    tokio::select! {
-                        biased;
-                        _ = &mut closed_wait => break 'run "closed".into(),
-                        r = writer.write(&writing[written..]) => match r {
-                            Ok(0) => break 'run "write returned 0".into(),
-                            Ok(n) => written += n,
-                            Err(e) => break 'run format!("write failed: {e}"),
-                        },
-                        _ = &mut sweep_timer => {
-                            let now = Instant::now();
-                            conn.sweep(now);
-                            sweep_timer.as_mut().reset(now + SWEEP_EVERY);
-                        }
-                    }
+            Err(e) => e.to_string(),
+        },
+    };
+}
+
+/// Reads and dispatches responses until the connection fails; returns why.
+async fn read_loop(reader: &mut ReadHalf<'_>, conn: &ClientConnection, hooks: &Hooks) -> String {
+    let mut buf = BytesMut::with_capacity(READ_CHUNK);
+    loop {
+        match reader.read_buf(&mut buf).await {
+            Ok(0) => return "closed by server".into(),
+            Err(e) => return format!("read failed: {e}"),
+            Ok(_) => {}
+        }
+        loop {
+            let decoded = hooks.counters.guard(
+                UserCode::Decoder,
+                "response decoder",
+                &conn.endpoint,
+                || hooks.decoder.decode(&mut buf),
+            );
+            match decoded {
+                Some(Ok(Some(response))) => conn.complete(response, hooks),
+                Some(Ok(None)) => break,
+                Some(Err(e)) => {
+                    warn!(endpoint = %conn.endpoint, error = %e, "bad response, closing connection");
+                    return e;
                 }
-                writing.clear();
-                if writing.capacity() > KEEP_BUFFER_CAPACITY {
-                    writing = BytesMut::new();
-                }
-            }
-            read = reader.read_buf(&mut read_buf) => {
-                match read {
-                    Ok(0) => break "closed by server".into(),
-                    Err(e) => break format!("read failed: {e}"),
-                    Ok(_) => {}
-                }
-                loop {
-                    match decoder.decode(&mut read_buf) {
-                        Ok(Some(response)) => conn.complete(response, push.as_ref()),
-                        Ok(None) => break,
-                        Err(e) => {
-                            warn!(endpoint = %conn.endpoint, error = %e, "bad response, closing connection");
-                            break 'run e;
-                        }
-                    }
-                }
-                if read_buf.capacity() - read_buf.len() < READ_CHUNK / 4 {
-                    read_buf.reserve(READ_CHUNK);
-                }
+                None => return "the response decoder panicked".into(),
             }
         }
-    };
-    debug!(endpoint = %conn.endpoint, %reason, "client connection closed");
-    {
-        // Taking the pending lock orders this against `register`.
-        let _guard = conn.pending();
-        conn.closed.cancel();
-    }
-    // Waiting senders see the close.
-    conn.out_room.notify_waiters();
-    conn.fail_all(&reason);
-    if let Some(push) = &push {
-        push.on_close(&conn.endpoint);
+        if buf.capacity() - buf.len() < READ_CHUNK / 4 {
+            buf.reserve(READ_CHUNK);
+        }
     }
 }

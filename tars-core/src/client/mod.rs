@@ -13,22 +13,29 @@
 
 mod codec;
 mod connection;
+mod object;
 mod proxy;
 mod push;
+mod stats;
 mod subscription;
+#[cfg(test)]
+mod tests;
 
 pub use codec::{ResponseDecoder, TarsResponseDecoder};
 pub use proxy::{Proxy, RequestEncoder, ServantProxy};
 pub use push::PushCallback;
-pub use subscription::{PushSubscription, SubscribeOptions};
+pub use stats::ClientStats;
+pub use subscription::{PushSubscription, RegisterReply, SubscribeOptions, SubscriptionState};
 
 use crate::endpoint::ProxyTarget;
 use crate::error::TarsResult;
 use crate::protocol::DEFAULT_MAX_FRAME_LEN;
-use proxy::ObjectProxy;
+use object::ObjectProxy;
+use stats::Counters;
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
+use tokio_util::sync::CancellationToken;
 
 /// Client settings, shared by every proxy of a [`Communicator`].
 #[derive(Debug, Clone)]
@@ -39,8 +46,13 @@ pub struct ClientConfig {
     pub connect_timeout: Duration,
     /// How long an endpoint that failed to connect is set aside before it is tried again.
     pub endpoint_retry_interval: Duration,
-    /// Largest response frame accepted (default 10 MiB).
+    /// Largest frame accepted from the server and sent to it (default 10 MiB). A request
+    /// over it fails with [`TarsError::FrameTooLarge`](crate::TarsError::FrameTooLarge)
+    /// before anything of it is sent; the connection and its other calls go on.
     pub max_frame_len: usize,
+    /// A write to a connection that makes no progress this long (the server reads nothing)
+    /// closes that connection; its calls fail at once (default 10 s).
+    pub write_stall_timeout: Duration,
 }
 
 impl Default for ClientConfig {
@@ -50,12 +62,18 @@ impl Default for ClientConfig {
             connect_timeout: Duration::from_millis(1500),
             endpoint_retry_interval: Duration::from_secs(5),
             max_frame_len: DEFAULT_MAX_FRAME_LEN,
+            write_stall_timeout: Duration::from_secs(10),
         }
     }
 }
 
 /// Makes proxies. Proxies made from the same string by one communicator share their
 /// connections (one per endpoint), as in TarsCpp. Cheap to clone.
+///
+/// Ownership: the communicator and every proxy made from it hold the shared object state
+/// (endpoints and connections); connection tasks hold only their connection. When the last
+/// communicator handle, proxy and subscription of an object are dropped, its connections
+/// close and their tasks end. [`shutdown`](Self::shutdown) closes them all at once.
 #[derive(Clone, Default)]
 pub struct Communicator {
     inner: Arc<CommunicatorInner>,
@@ -65,6 +83,9 @@ pub struct Communicator {
 struct CommunicatorInner {
     config: ClientConfig,
     objects: Mutex<HashMap<String, Arc<ObjectProxy>>>,
+    counters: Arc<Counters>,
+    /// The parent of every connection's closed token and every subscription's.
+    shutdown: CancellationToken,
 }
 
 impl Communicator {
@@ -78,7 +99,7 @@ impl Communicator {
         Communicator {
             inner: Arc::new(CommunicatorInner {
                 config,
-                objects: Mutex::default(),
+                ..CommunicatorInner::default()
             }),
         }
     }
@@ -86,6 +107,24 @@ impl Communicator {
     /// The settings.
     pub fn config(&self) -> &ClientConfig {
         &self.inner.config
+    }
+
+    /// Counters of panics in user code (push callbacks, decoders, encoders, register
+    /// functions) caught by the client of this communicator.
+    pub fn stats(&self) -> ClientStats {
+        self.inner.counters.snapshot()
+    }
+
+    /// Closes every connection of this communicator's proxies (their pending calls fail at
+    /// once with `ConnectionClosed`) and ends their tasks and subscriptions. Later calls on
+    /// its proxies fail with [`TarsError::ConnectionClosed`](crate::TarsError::ConnectionClosed).
+    pub fn shutdown(&self) {
+        self.inner.shutdown.cancel();
+    }
+
+    /// Whether [`shutdown`](Self::shutdown) was called.
+    pub fn is_shut_down(&self) -> bool {
+        self.inner.shutdown.is_cancelled()
     }
 
     /// A typed proxy for `Obj@tcp -h H -p P[:tcp -h H2 -p P2 ...]`.
@@ -101,7 +140,12 @@ impl Communicator {
             return Ok(ServantProxy::new(object.clone()));
         }
         let parsed: ProxyTarget = key.parse()?;
-        let object = Arc::new(ObjectProxy::new(parsed, self.inner.config.clone()));
+        let object = Arc::new(ObjectProxy::new(
+            parsed,
+            self.inner.config.clone(),
+            self.inner.counters.clone(),
+            self.inner.shutdown.clone(),
+        ));
         objects.insert(key, object.clone());
         Ok(ServantProxy::new(object))
     }

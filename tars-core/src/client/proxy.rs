@@ -1,202 +1,25 @@
 //! [`ServantProxy`]: calls on one servant object across its endpoints.
 
-use super::codec::{ResponseDecoder, TarsResponseDecoder};
+use super::codec::ResponseDecoder;
 use super::connection::ClientConnection;
+use super::object::ObjectProxy;
+pub use super::object::RequestEncoder;
 use super::push::PushCallback;
-use super::ClientConfig;
-use crate::endpoint::{Endpoint, ProxyTarget, Transport};
+use super::stats::{Counters, UserCode};
+use crate::endpoint::Endpoint;
 use crate::error::{TarsError, TarsResult};
 use crate::protocol::{
-    encode_frame, encode_frame_into, ParamsReader, ParamsWriter, RequestPacket, ResponsePacket,
-    NORMAL_PACKET, ONEWAY_PACKET, TARS_PING, TARS_VERSION, TUP_VERSION,
+    ParamsReader, ParamsWriter, RequestPacket, ResponsePacket, NORMAL_PACKET, ONEWAY_PACKET,
+    TARS_PING, TARS_VERSION, TUP_VERSION,
 };
 use bytes::{Bytes, BytesMut};
 use std::collections::BTreeMap;
 use std::future::Future;
-use std::sync::atomic::{AtomicU32, AtomicUsize, Ordering};
-use std::sync::{Arc, Mutex, RwLock};
+use std::sync::atomic::Ordering;
+use std::sync::Arc;
 use std::time::Duration;
 use tokio::time::Instant;
-
-/// Turns a request into the bytes sent for it. The default writes a framed TARS
-/// RequestPacket; a third-party protocol frames `request.buffer` and `request.request_id` its
-/// own way.
-pub trait RequestEncoder: Send + Sync + 'static {
-    /// Encodes one request.
-    fn encode(&self, request: &RequestPacket) -> TarsResult<Bytes>;
-
-    /// Appends the encoded request to `out` (the connection's write buffer). Override to
-    /// skip the intermediate `Bytes`.
-    fn encode_into(&self, request: &RequestPacket, out: &mut BytesMut) -> TarsResult<()> {
-        out.extend_from_slice(&self.encode(request)?);
-        Ok(())
-    }
-}
-
-struct TarsRequestEncoder;
-
-impl RequestEncoder for TarsRequestEncoder {
-    fn encode(&self, request: &RequestPacket) -> TarsResult<Bytes> {
-        Ok(encode_frame(request))
-    }
-
-    fn encode_into(&self, request: &RequestPacket, out: &mut BytesMut) -> TarsResult<()> {
-        encode_frame_into(request, out);
-        Ok(())
-    }
-}
-
-/// One endpoint of an object, with its connection (made on first use, remade after a drop).
-struct EndpointSlot {
-    endpoint: Endpoint,
-    connection: RwLock<Option<Arc<ClientConnection>>>,
-    connecting: tokio::sync::Mutex<()>,
-    set_aside_until: Mutex<Option<Instant>>,
-}
-
-impl EndpointSlot {
-    fn live(&self) -> Option<Arc<ClientConnection>> {
-        let guard = self.connection.read().unwrap_or_else(|e| e.into_inner());
-        guard.as_ref().filter(|c| c.is_usable()).cloned()
-    }
-
-    fn is_set_aside(&self, now: Instant) -> bool {
-        self.set_aside_until
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .is_some_and(|t| t > now)
-    }
-}
-
-/// The shared state of every proxy to one object: endpoints, connections, protocol hooks.
-pub(crate) struct ObjectProxy {
-    object: String,
-    slots: Vec<EndpointSlot>,
-    next_slot: AtomicUsize,
-    config: ClientConfig,
-    decoder: RwLock<Arc<dyn ResponseDecoder>>,
-    encoder: RwLock<Arc<dyn RequestEncoder>>,
-    push: RwLock<Option<Arc<dyn PushCallback>>>,
-    rpc_ids: AtomicU32,
-}
-
-impl ObjectProxy {
-    pub(crate) fn new(target: ProxyTarget, config: ClientConfig) -> Self {
-        ObjectProxy {
-            object: target.object,
-            slots: target
-                .endpoints
-                .into_iter()
-                .map(|endpoint| EndpointSlot {
-                    endpoint,
-                    connection: RwLock::new(None),
-                    connecting: tokio::sync::Mutex::new(()),
-                    set_aside_until: Mutex::new(None),
-                })
-                .collect(),
-            next_slot: AtomicUsize::new(0),
-            decoder: RwLock::new(Arc::new(TarsResponseDecoder::new(config.max_frame_len))),
-            encoder: RwLock::new(Arc::new(TarsRequestEncoder)),
-            push: RwLock::new(None),
-            rpc_ids: AtomicU32::new(1),
-            config,
-        }
-    }
-
-    /// A live connection: the pinned endpoint, or round robin over endpoints that are not set
-    /// aside (those are tried last).
-    async fn connection(
-        &self,
-        pinned: Option<usize>,
-        deadline: Instant,
-    ) -> TarsResult<Arc<ClientConnection>> {
-        let n = self.slots.len();
-        if n == 0 {
-            return Err(TarsError::NoEndpoint(self.object.clone()));
-        }
-        let order: Vec<usize> = match pinned {
-            Some(i) if i < n => vec![i],
-            Some(i) => {
-                return Err(TarsError::Invalid(format!(
-                    "endpoint index {i} out of range: {} has {n}",
-                    self.object
-                )))
-            }
-            None => {
-                let start = self.next_slot.fetch_add(1, Ordering::Relaxed) % n;
-                // Fast path: the round-robin pick is connected.
-                if let Some(conn) = self.slots[start].live() {
-                    return Ok(conn);
-                }
-                let now = Instant::now();
-                let (mut ready, aside): (Vec<usize>, Vec<usize>) = (0..n)
-                    .map(|k| (start + k) % n)
-                    .partition(|&i| !self.slots[i].is_set_aside(now));
-                ready.extend(aside);
-                ready
-            }
-        };
-        let mut last_error = None;
-        for i in order {
-            match self.connect_slot(i, deadline).await {
-                Ok(conn) => return Ok(conn),
-                Err(e) => last_error = Some(e),
-            }
-            if Instant::now() >= deadline {
-                break;
-            }
-        }
-        Err(last_error.unwrap_or_else(|| TarsError::NoEndpoint(self.object.clone())))
-    }
-
-    async fn connect_slot(&self, i: usize, deadline: Instant) -> TarsResult<Arc<ClientConnection>> {
-        let slot = &self.slots[i];
-        if let Some(conn) = slot.live() {
-            return Ok(conn);
-        }
-        let _connecting = slot.connecting.lock().await;
-        if let Some(conn) = slot.live() {
-            return Ok(conn);
-        }
-        if slot.endpoint.protocol != Transport::Tcp {
-            return Err(TarsError::InvalidEndpoint(format!(
-                "{}: only tcp endpoints can be called",
-                slot.endpoint
-            )));
-        }
-        let limit = (Instant::now() + self.config.connect_timeout).min(deadline);
-        let decoder = self
-            .decoder
-            .read()
-            .unwrap_or_else(|e| e.into_inner())
-            .clone();
-        let push = self.push.read().unwrap_or_else(|e| e.into_inner()).clone();
-        let connect = ClientConnection::connect(slot.endpoint.clone(), decoder, push);
-        let result = match tokio::time::timeout_at(limit, connect).await {
-            Ok(result) => result,
-            Err(_) => Err(TarsError::Connect {
-                endpoint: slot.endpoint.to_string(),
-                reason: "connect timed out".into(),
-            }),
-        };
-        let mut aside = slot
-            .set_aside_until
-            .lock()
-            .unwrap_or_else(|e| e.into_inner());
-        match result {
-            Ok(conn) => {
-                *aside = None;
-                *slot.connection.write().unwrap_or_else(|e| e.into_inner()) = Some(conn.clone());
-                Ok(conn)
-            }
-            Err(e) => {
-                tracing::debug!(endpoint = %slot.endpoint, error = %e, "endpoint set aside");
-                *aside = Some(Instant::now() + self.config.endpoint_retry_interval);
-                Err(e)
-            }
-        }
-    }
-}
+use tokio_util::sync::CancellationToken;
 
 /// Per-proxy call options; cloning a proxy with other options is cheap.
 #[derive(Clone, Default)]
@@ -207,6 +30,9 @@ struct CallOptions {
     oneway: bool,
     tup: bool,
     endpoint: Option<usize>,
+    /// Calls go to this connection only (a subscription's registration and keep-alive);
+    /// once it closes they fail instead of reconnecting.
+    bound: Option<Arc<ClientConnection>>,
 }
 
 /// An untyped proxy to one servant object. Cheap to clone and share across tasks; clones
@@ -360,11 +186,33 @@ impl ServantProxy {
     ) -> TarsResult<Option<ResponsePacket>> {
         let timeout = self.timeout();
         let deadline = Instant::now() + timeout;
-        let timed_out = || TarsError::Timeout(timeout.as_millis() as u64);
-        let conn = self
-            .object
-            .connection(self.options.endpoint, deadline)
-            .await?;
+        // The whole call, connecting included, ends at its deadline whatever the
+        // connection's task does.
+        let call = self.call_until(func, buffer, version, request_id, timeout, deadline);
+        match tokio::time::timeout_at(deadline, call).await {
+            Ok(result) => result,
+            Err(_) => Err(TarsError::Timeout(timeout.as_millis() as u64)),
+        }
+    }
+
+    async fn call_until(
+        &self,
+        func: &str,
+        buffer: Bytes,
+        version: i16,
+        request_id: Option<i32>,
+        timeout: Duration,
+        deadline: Instant,
+    ) -> TarsResult<Option<ResponsePacket>> {
+        let conn = match &self.options.bound {
+            Some(conn) if conn.is_closed() => return Err(conn.closed_error()),
+            Some(conn) => conn.clone(),
+            None => {
+                self.object
+                    .connection(self.options.endpoint, deadline)
+                    .await?
+            }
+        };
         let request_id = request_id.unwrap_or_else(|| conn.next_request_id());
         let request = RequestPacket {
             version,
@@ -388,30 +236,23 @@ impl ServantProxy {
             .read()
             .unwrap_or_else(|e| e.into_inner())
             .clone();
-        let encode = |out: &mut BytesMut| encoder.encode_into(&request, out);
-        let fix_timeout = |e: TarsError| match e {
-            TarsError::Timeout(_) => timed_out(),
-            other => other,
+        let counters = &self.object.counters;
+        let endpoint = &conn.endpoint;
+        // A panicking encoder fails this call only; what it wrote is taken back.
+        let encode = |out: &mut BytesMut| {
+            counters
+                .guard(UserCode::Encoder, "request encoder", endpoint, || {
+                    encoder.encode_into(&request, out)
+                })
+                .unwrap_or_else(|| Err(TarsError::Invalid("the request encoder panicked".into())))
         };
         if self.options.oneway {
-            return conn
-                .send_with(deadline, encode)
-                .await
-                .map(|()| None)
-                .map_err(fix_timeout);
+            return conn.send_with(encode).await.map(|()| None);
         }
-        // The connection's task fails the call with a timeout at its deadline.
-        let waiter = conn.register(request_id, deadline, timeout)?;
-        if let Err(e) = conn.send_with(deadline, encode).await {
-            conn.unregister(request_id);
-            return Err(fix_timeout(e));
-        }
-        match waiter.await {
-            Ok(response) => response.map(Some),
-            Err(_) => Err(TarsError::ConnectionClosed(
-                "connection dropped the call".into(),
-            )),
-        }
+        // Dropped at the deadline (by `timeout_at` in `call`), it forgets the call.
+        let waiter = conn.register(request_id)?;
+        conn.send_with(encode).await?;
+        waiter.response().await.map(Some)
     }
 
     /// The built-in keep-alive call; succeeds when the servant answers.
@@ -490,21 +331,52 @@ impl ServantProxy {
             .is_some_and(|s| s.live().is_some())
     }
 
-    /// A token cancelled when the current connection to endpoint `index` closes; `None` if
-    /// there is no open connection.
-    pub(crate) fn connection_closed_token(
-        &self,
-        index: usize,
-    ) -> Option<tokio_util::sync::CancellationToken> {
-        self.object
-            .slots
-            .get(index)?
-            .live()
-            .map(|c| c.closed_token())
+    /// Opens (or reuses) the connection to endpoint `index` and returns a proxy whose calls
+    /// go to that connection only, with the token cancelled when it closes: a registration
+    /// made through the proxy is known to live exactly as long as the token.
+    pub(crate) async fn bind(&self, index: usize) -> TarsResult<(ServantProxy, CancellationToken)> {
+        let timeout = self.timeout();
+        let deadline = Instant::now() + timeout;
+        let connect = self.object.connection(Some(index), deadline);
+        let conn = match tokio::time::timeout_at(deadline, connect).await {
+            Ok(conn) => conn?,
+            Err(_) => return Err(TarsError::Timeout(timeout.as_millis() as u64)),
+        };
+        let token = conn.closed_token();
+        let bound = self.with(|o| {
+            o.endpoint = Some(index);
+            o.bound = Some(conn);
+        });
+        Ok((bound, token))
+    }
+
+    /// Calls waiting for a response on the current connections.
+    #[cfg(test)]
+    pub(crate) fn pending_calls(&self) -> usize {
+        let slots = self.object.slots.iter();
+        slots
+            .filter_map(|s| s.connection.read().unwrap().clone())
+            .map(|c| c.pending_len())
+            .sum()
+    }
+
+    /// The communicator's shutdown token.
+    pub(crate) fn shutdown_token(&self) -> &CancellationToken {
+        &self.object.shutdown
+    }
+
+    /// Where the panics of user code are counted.
+    pub(crate) fn counters(&self) -> &Counters {
+        &self.object.counters
     }
 
     /// Closes the current connection to endpoint `index`, if any (its calls fail at once).
+    /// On a proxy bound to one connection (a subscription's), closes that one.
     pub fn disconnect(&self, index: usize) {
+        if let Some(conn) = &self.options.bound {
+            conn.close();
+            return;
+        }
         if let Some(conn) = self.object.slots.get(index).and_then(|s| s.live()) {
             conn.close();
         }

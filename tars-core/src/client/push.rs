@@ -8,7 +8,10 @@ use crate::protocol::ResponsePacket;
 ///
 /// `#[tars_push]` generates a typed implementation that routes by `status["TARS_FUNC"]`;
 /// third-party protocols implement it directly to get each unsolicited packet.
-/// Called on the connection's task: return quickly (spawn for long work).
+/// Called on the connection's task: return quickly (spawn for long work). A panic in any
+/// method is caught, logged at error level and counted
+/// ([`Communicator::stats`](super::Communicator::stats)): a panicking `on_push` loses that
+/// push only, the connection stays up.
 pub trait PushCallback: Send + Sync + 'static {
     /// A response with request id 0.
     fn on_push(&self, endpoint: &Endpoint, push: ResponsePacket);

@@ -9,4 +9,4 @@ mod outbound;
 mod writer;
 
 pub(crate) use outbound::{AppendError, Closed, Outbound};
-pub(crate) use writer::{write_loop, WriteError};
+pub(crate) use writer::{write_loop, write_loop_gathering, WriteError};

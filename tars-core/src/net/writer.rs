@@ -40,6 +40,26 @@ pub(crate) async fn write_loop<W: AsyncWrite + Unpin>(
     out: &Outbound,
     stall: Duration,
 ) -> Result<(), WriteError> {
+    write_loop_with(writer, out, stall, false).await
+}
+
+/// [`write_loop`] that, when woken by a first frame, yields once before taking the queue:
+/// the producers that are ready to run (e.g. many callers on one runtime) then add their
+/// frames first, and one `write` carries them all.
+pub(crate) async fn write_loop_gathering<W: AsyncWrite + Unpin>(
+    writer: &mut W,
+    out: &Outbound,
+    stall: Duration,
+) -> Result<(), WriteError> {
+    write_loop_with(writer, out, stall, true).await
+}
+
+async fn write_loop_with<W: AsyncWrite + Unpin>(
+    writer: &mut W,
+    out: &Outbound,
+    stall: Duration,
+    gather: bool,
+) -> Result<(), WriteError> {
     let mut batch = BytesMut::new();
     loop {
         let Some(n) = out.take(&mut batch) else {
@@ -48,6 +68,9 @@ pub(crate) async fn write_loop<W: AsyncWrite + Unpin>(
         };
         if n == 0 {
             out.ready().await;
+            if gather {
+                tokio::task::yield_now().await;
+            }
             continue;
         }
         let result = write_all(writer, &batch, stall).await;
