@@ -186,3 +186,55 @@ async fn a_tars_js_client_without_auth_is_refused() {
     assert!(!out.contains("ok sayHello"), "{out}");
     server.shutdown().await;
 }
+
+fn client_to(port: u16, key: Option<AuthKey>) -> tars_rs::demo::hello::HelloProxy {
+    let config = tars_core::client::ClientConfig {
+        auth: key,
+        connect_timeout: Duration::from_secs(30),
+        ..Default::default()
+    };
+    Communicator::with_config(config)
+        .string_to_proxy(&format!(
+            "{HELLO_OBJ}@tcp -h 127.0.0.1 -p {port} -t 60000 -e 1"
+        ))
+        .unwrap()
+}
+
+#[tokio::test]
+async fn our_client_authenticates_first_and_calls_made_meanwhile_wait() {
+    within("the test", async {
+        let (server, port) = auth_server().await;
+        let proxy = client_to(port, Some(AuthKey::new(AK, SK)));
+        // Several calls at once on a new connection: all wait for the auth, then succeed.
+        let calls = (0..4).map(|i| {
+            let proxy = proxy.clone();
+            async move { proxy.say_hello(&format!("c{i}")).await }
+        });
+        for r in futures_util::future::join_all(calls).await {
+            let (ret, greeting) = r.expect("an authenticated call");
+            assert_eq!(ret, 0);
+            assert!(greeting.starts_with("hello c"));
+        }
+        server.shutdown().await;
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn our_client_with_a_wrong_or_no_key_fails_its_calls_clearly() {
+    within("the test", async {
+        let (server, port) = auth_server().await;
+        let e = client_to(port, Some(AuthKey::new(AK, "wrong")))
+            .say_hello("x")
+            .await
+            .expect_err("refused");
+        assert!(e.to_string().contains("auth refused"), "{e}");
+        let e = client_to(port, None)
+            .say_hello("x")
+            .await
+            .expect_err("refused");
+        assert!(e.to_string().contains("no access key"), "{e}");
+        server.shutdown().await;
+    })
+    .await;
+}

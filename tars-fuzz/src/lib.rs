@@ -11,8 +11,11 @@ use tars_core::codec::TarsValue;
 use tars_core::protocol::{LengthPrefix, RequestPacket, ResponsePacket};
 use tars_core::{TarsEnum, TarsStruct};
 
+/// A fuzz entry: takes the input bytes.
+pub type Entry = fn(&[u8]);
+
 /// Every target: its name (the directory under `fuzz/corpus/`) and its entry.
-pub const TARGETS: &[(&str, fn(&[u8]))] = &[
+pub const TARGETS: &[(&str, Entry)] = &[
     ("value", value),
     ("packets", packets),
     ("every_field", every_field),

@@ -27,7 +27,6 @@ use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, OnceLock};
 use std::time::Duration;
 use tokio::io::AsyncReadExt;
-use tokio::net::tcp::ReadHalf;
 use tokio::net::TcpStream;
 use tokio::sync::oneshot;
 use tokio_util::sync::CancellationToken;
@@ -54,6 +53,10 @@ pub(crate) struct Limits {
     pub(crate) max_frame_len: usize,
     /// A write that makes no progress this long closes the connection.
     pub(crate) write_stall: Duration,
+    /// TLS for `ssl` endpoints.
+    pub(crate) tls: Option<crate::tls::ClientTls>,
+    /// The object called and its key, for `-e 1` endpoints.
+    pub(crate) auth: Option<(String, Option<crate::auth::AuthKey>)>,
 }
 
 /// A live connection to one endpoint.
@@ -86,6 +89,29 @@ impl ClientConnection {
                 reason: e.to_string(),
             })?;
         let _ = stream.set_nodelay(true);
+        let tls = if endpoint.protocol == crate::endpoint::Transport::Ssl {
+            let tls = limits.tls.as_ref().ok_or_else(|| TarsError::Connect {
+                endpoint: endpoint.to_string(),
+                reason: "an ssl endpoint and no TLS configuration (ClientConfig::tls)".into(),
+            })?;
+            let mut tls =
+                tls.connect(&endpoint.host, stream)
+                    .await
+                    .map_err(|e| TarsError::Connect {
+                        endpoint: endpoint.to_string(),
+                        reason: e.to_string(),
+                    })?;
+            if let Some((obj, key)) = &limits.auth {
+                super::handshake::authenticate(&mut tls, &endpoint, obj, key.as_ref()).await?;
+            }
+            Stream::Tls(Box::new(tls))
+        } else {
+            let mut stream = stream;
+            if let Some((obj, key)) = &limits.auth {
+                super::handshake::authenticate(&mut stream, &endpoint, obj, key.as_ref()).await?;
+            }
+            Stream::Tcp(stream)
+        };
         let conn = Arc::new(ClientConnection {
             endpoint,
             out: Outbound::new(),
@@ -103,7 +129,21 @@ impl ClientConnection {
                     push.on_connect(&conn.endpoint)
                 });
         }
-        tokio::spawn(run(stream, conn.clone(), hooks, limits.write_stall));
+        let conn2 = conn.clone();
+        match tls {
+            Stream::Tcp(mut stream) => {
+                tokio::spawn(async move {
+                    let (reader, writer) = stream.split();
+                    run(reader, writer, conn2, hooks, limits.write_stall).await
+                });
+            }
+            Stream::Tls(stream) => {
+                tokio::spawn(async move {
+                    let (reader, writer) = tokio::io::split(stream);
+                    run(reader, writer, conn2, hooks, limits.write_stall).await
+                });
+            }
+        }
         Ok(conn)
     }
 
@@ -333,13 +373,27 @@ impl Drop for Cleanup<'_> {
     }
 }
 
-async fn run(mut stream: TcpStream, conn: Arc<ClientConnection>, hooks: Hooks, stall: Duration) {
+/// A connected socket, after its TLS handshake if any.
+enum Stream {
+    Tcp(TcpStream),
+    Tls(Box<tokio_rustls::client::TlsStream<TcpStream>>),
+}
+
+async fn run<R, W>(
+    mut reader: R,
+    mut writer: W,
+    conn: Arc<ClientConnection>,
+    hooks: Hooks,
+    stall: Duration,
+) where
+    R: tokio::io::AsyncRead + Unpin,
+    W: tokio::io::AsyncWrite + Unpin,
+{
     let mut cleanup = Cleanup {
         conn: &conn,
         hooks: &hooks,
         reason: "connection task ended".into(),
     };
-    let (mut reader, mut writer) = stream.split();
     let read = read_loop(&mut reader, &conn, &hooks);
     let write = net::write_loop_gathering(&mut writer, &conn.out, stall);
     tokio::pin!(read, write);
@@ -358,7 +412,11 @@ async fn run(mut stream: TcpStream, conn: Arc<ClientConnection>, hooks: Hooks, s
 }
 
 /// Reads and dispatches responses until the connection fails; returns why.
-async fn read_loop(reader: &mut ReadHalf<'_>, conn: &ClientConnection, hooks: &Hooks) -> String {
+async fn read_loop<R: tokio::io::AsyncRead + Unpin>(
+    reader: &mut R,
+    conn: &ClientConnection,
+    hooks: &Hooks,
+) -> String {
     let mut buf = BytesMut::with_capacity(READ_CHUNK);
     loop {
         match reader.read_buf(&mut buf).await {

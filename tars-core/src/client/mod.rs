@@ -13,6 +13,7 @@
 
 mod codec;
 mod connection;
+mod handshake;
 mod object;
 mod proxy;
 mod push;
@@ -53,6 +54,38 @@ pub struct ClientConfig {
     /// A write to a connection that makes no progress this long (the server reads nothing)
     /// closes that connection; its calls fail at once (default 10 s).
     pub write_stall_timeout: Duration,
+    /// TLS for `ssl` endpoints of objects without their own ([`ClientConfig::objects`]).
+    pub tls: Option<crate::tls::ClientTls>,
+    /// The AK/SK key for `-e 1` endpoints of objects without their own.
+    pub auth: Option<crate::auth::AuthKey>,
+    /// Per-object TLS and keys (TarsCpp's `/tars/application/client/<Obj>` domains),
+    /// by object name; they take precedence over `tls` and `auth`.
+    pub objects: std::collections::HashMap<String, ObjectSecurity>,
+}
+
+/// TLS and AK/SK settings of one object (see [`ClientConfig::objects`]).
+#[derive(Debug, Clone, Default)]
+pub struct ObjectSecurity {
+    /// TLS for this object's `ssl` endpoints.
+    pub tls: Option<crate::tls::ClientTls>,
+    /// The key for this object's `-e 1` endpoints.
+    pub auth: Option<crate::auth::AuthKey>,
+}
+
+impl ClientConfig {
+    pub(crate) fn tls_for(&self, object: &str) -> Option<crate::tls::ClientTls> {
+        self.objects
+            .get(object)
+            .and_then(|o| o.tls.clone())
+            .or_else(|| self.tls.clone())
+    }
+
+    pub(crate) fn auth_for(&self, object: &str) -> Option<crate::auth::AuthKey> {
+        self.objects
+            .get(object)
+            .and_then(|o| o.auth.clone())
+            .or_else(|| self.auth.clone())
+    }
 }
 
 impl Default for ClientConfig {
@@ -63,6 +96,9 @@ impl Default for ClientConfig {
             endpoint_retry_interval: Duration::from_secs(5),
             max_frame_len: DEFAULT_MAX_FRAME_LEN,
             write_stall_timeout: Duration::from_secs(10),
+            tls: None,
+            auth: None,
+            objects: Default::default(),
         }
     }
 }

@@ -204,6 +204,11 @@ impl ObjectProxy {
         let limits = Limits {
             max_frame_len: self.config.max_frame_len,
             write_stall: self.config.write_stall_timeout,
+            tls: self.config.tls_for(&self.object),
+            auth: slot
+                .endpoint
+                .auth
+                .then(|| (self.object.clone(), self.config.auth_for(&self.object))),
         };
         let connect =
             ClientConnection::connect(slot.endpoint.clone(), hooks, limits, &self.shutdown);
