@@ -6,13 +6,17 @@
 //! cargo run --release --example push_callback_client -- "TestApp.PushCallbackServer.PushObj@tcp -h 127.0.0.1 -p 9316" --count 10
 //! ```
 //! `--all-endpoints` subscribes on every endpoint of the proxy string.
+//!
+//! Its interfaces come from `tars/PushCallback.tars`, compiled by `build.rs` with tars-build
+//! (`TestApp.Push` as a push interface); `push_callback_server` uses the hand-written
+//! `src/demo/push_callback.rs`, so the two programs talking prove both give the same bytes.
 
 use std::io::Write;
 use std::time::Duration;
 use tars_core::client::SubscribeOptions;
 use tars_core::prelude::*;
 use tars_rs::cli;
-use tars_rs::demo::push_callback::{HelloProxy, PushPrxCallback, PushPrxDispatcher};
+use tars_rs::generated::push_callback::test_app::{HelloProxy, PushPrxCallback, PushPrxDispatcher};
 use tokio::sync::mpsc;
 
 /// Prints each push and counts it.
