@@ -1,0 +1,120 @@
+//! The baseline: the fastest bare length-prefixed echo, in-process, driven by the pipelined
+//! client with bare frames (`baseline`, `rpc --vs-baseline`).
+
+use crate::args::{fail, Load};
+use crate::pipeline::{run_pipelined, Wire};
+use crate::report::{emit_one, Report, RPC_COLUMNS};
+use crate::sys::server_runtime;
+use bytes::BytesMut;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::{TcpListener, TcpStream};
+
+/// Bare frames: 4-byte big-endian payload length, then the payload; echoed as they are.
+#[derive(Clone)]
+struct BareWire {
+    frame: Arc<Vec<u8>>,
+}
+
+impl BareWire {
+    fn new(payload: usize) -> Self {
+        let mut frame = (payload as u32).to_be_bytes().to_vec();
+        frame.resize(4 + payload, b'x');
+        BareWire {
+            frame: Arc::new(frame),
+        }
+    }
+}
+
+impl Wire for BareWire {
+    fn write_request(&self, _seq: u32, out: &mut BytesMut) {
+        out.extend_from_slice(&self.frame);
+    }
+
+    fn parse(&self, buf: &[u8]) -> Result<Option<(usize, Option<u32>)>, String> {
+        let Some(h) = buf.get(..4) else {
+            return Ok(None);
+        };
+        let total = u32::from_be_bytes([h[0], h[1], h[2], h[3]]) as usize + 4;
+        Ok((buf.len() >= total).then_some((total, None)))
+    }
+
+    fn verify(&self, frame: &[u8]) -> Result<(), String> {
+        if frame == &self.frame[..] {
+            Ok(())
+        } else {
+            Err("echo differs from the request".into())
+        }
+    }
+}
+
+/// Echoes every complete frame of each read with one write; one buffer per connection.
+async fn bare_echo_conn(mut stream: TcpStream) {
+    let _ = stream.set_nodelay(true);
+    let mut buf = vec![0u8; 64 * 1024];
+    let mut filled = 0;
+    loop {
+        if filled == buf.len() {
+            buf.resize(buf.len() * 2, 0);
+        }
+        let n = match stream.read(&mut buf[filled..]).await {
+            Ok(0) | Err(_) => return,
+            Ok(n) => n,
+        };
+        filled += n;
+        let mut end = 0;
+        while filled - end >= 4 {
+            let len =
+                u32::from_be_bytes([buf[end], buf[end + 1], buf[end + 2], buf[end + 3]]) as usize;
+            if filled - end - 4 < len {
+                break;
+            }
+            end += 4 + len;
+        }
+        if end > 0 {
+            if stream.write_all(&buf[..end]).await.is_err() {
+                return;
+            }
+            buf.copy_within(end..filled, 0);
+            filled -= end;
+        }
+    }
+}
+
+/// Starts the bare echo server on its own runtime; returns its address.
+fn start_bare_echo(rt: &tokio::runtime::Runtime) -> SocketAddr {
+    let listener = rt
+        .block_on(TcpListener::bind("127.0.0.1:0"))
+        .unwrap_or_else(|e| fail(e));
+    let addr = listener.local_addr().expect("bound");
+    rt.spawn(async move {
+        while let Ok((stream, _)) = listener.accept().await {
+            tokio::spawn(bare_echo_conn(stream));
+        }
+    });
+    addr
+}
+
+async fn baseline(load: Load, echo: SocketAddr) -> Report {
+    run_pipelined("baseline", &[echo], BareWire::new(load.payload), load).await
+}
+
+/// Measures `load` against a bare echo server started for it (and stopped after).
+pub fn measure(rt: &tokio::runtime::Runtime, load: Load) -> Report {
+    let echo_rt = server_runtime();
+    let echo = start_bare_echo(&echo_rt);
+    let report = rt.block_on(baseline(load, echo));
+    echo_rt.shutdown_background();
+    report
+}
+
+/// The `baseline` mode.
+pub fn main(rt: &tokio::runtime::Runtime) {
+    let report = measure(rt, Load::from_flags());
+    emit_one(
+        "baseline: bare length-prefixed echo",
+        &report.to_json(),
+        RPC_COLUMNS,
+    );
+}

@@ -1,0 +1,60 @@
+//! Benchmarks of tars-rs: RPC throughput and latency (typed proxy or a lean pipelined client),
+//! a bare length-prefixed echo baseline, push fan-out, memory per connection and codec speed.
+//!
+//! ```sh
+//! # against a running bench_server (or any TARS server with TestApp's Hello, TarsCpp's
+//! # QuickStartDemo included)
+//! bench rpc "TestApp.HelloServer.HelloObj@tcp -h 127.0.0.1 -p 8999" --payload 100 \
+//!     --connections 2 --in-flight 100 --seconds 10 [--rate R] [--raw] [--vs-baseline]
+//! bench baseline --payload 100 --connections 2 --in-flight 100 --seconds 10
+//! bench push --clients 1000 --rate 10 --seconds 10 [--target OBJ@EP] [--burst]
+//! bench conns --count 5000 --pid PID [--target 127.0.0.1:8999]
+//! bench codec [--seconds 2]
+//! ```
+//! Every mode prints a table; `--json` prints one JSON object per result line instead (the
+//! table then goes to stderr). Every mode stops by itself and talks to loopback only.
+//! Without a target, `rpc` starts a bench server in-process (on its own runtime).
+//!
+//! One module per concept: `args` (command line), `measure` (window, per-task figures),
+//! `report` (histograms, table, JSON), `sys` (fd limit, in-process servers), `rpc` (the
+//! mode) with `rpc_proxy` and `rpc_raw`, `pipeline` (the lean client of `rpc --raw` and
+//! `baseline`), `baseline`, `push`, `conns` and `codec`.
+
+mod args;
+mod baseline;
+mod codec;
+mod conns;
+mod measure;
+mod pipeline;
+mod push;
+mod report;
+mod rpc;
+mod rpc_proxy;
+mod rpc_raw;
+mod sys;
+
+use args::{positionals, USAGE};
+use tars_rs::cli;
+
+fn main() {
+    cli::init_logging();
+    let Some(mode) = positionals().first().cloned() else {
+        eprintln!("{USAGE}");
+        std::process::exit(2);
+    };
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .expect("runtime");
+    match mode.as_str() {
+        "rpc" => rpc::main(&rt),
+        "baseline" => baseline::main(&rt),
+        "push" => push::main(&rt),
+        "conns" => conns::main(&rt),
+        "codec" => codec::main(),
+        _ => {
+            eprintln!("{USAGE}");
+            std::process::exit(2);
+        }
+    }
+}
