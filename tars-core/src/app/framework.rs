@@ -1,8 +1,3 @@
-//! The framework interfaces, compiled from `tars-core/tars/*.tars` by tars-build: `AdminF`
-//! (served as `AdminObj`), `ServerF` (tarsnode's heartbeat object) and `Notify` (tarsnotify).
+//! The framework interfaces (see [`crate::framework`]); kept here for existing paths.
 
-/// IDL module `tars`.
-#[allow(missing_docs)]
-pub mod tars {
-    crate::include_tars!("tars");
-}
+pub use crate::framework::tars;

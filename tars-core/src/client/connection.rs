@@ -183,7 +183,7 @@ impl ClientConnection {
         }
     }
 
-    #[cfg(test)]
+    /// Calls waiting for a response (a removed endpoint's connection drains to 0).
     pub(crate) fn pending_len(&self) -> usize {
         self.pending().len()
     }

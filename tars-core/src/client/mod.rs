@@ -14,27 +14,36 @@
 mod codec;
 mod connection;
 mod handshake;
+mod layer;
 mod object;
 mod proxy;
 mod push;
+mod resolve;
 mod stats;
 mod subscription;
 #[cfg(test)]
 mod tests;
 
 pub use codec::{ResponseDecoder, TarsResponseDecoder};
+pub use layer::{CallInfo, CallLayer, CallOutcome};
 pub use proxy::{Proxy, RequestEncoder, ServantProxy};
 pub use push::PushCallback;
+pub use resolve::{
+    endpoints_from_registry, QueryResolver, ResolveScope, Resolved, Resolver, StaticResolver,
+};
 pub use stats::ClientStats;
 pub use subscription::{PushSubscription, RegisterReply, SubscribeOptions, SubscriptionState};
 
 use crate::endpoint::ProxyTarget;
 use crate::error::TarsResult;
+use crate::framework::tars::QueryFProxy;
 use crate::protocol::DEFAULT_MAX_FRAME_LEN;
-use object::ObjectProxy;
+use layer::Layers;
+use object::{Discovery, ObjectProxy, Shared};
 use stats::Counters;
 use std::collections::HashMap;
-use std::sync::{Arc, Mutex};
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex, OnceLock};
 use std::time::Duration;
 use tokio_util::sync::CancellationToken;
 
@@ -61,6 +70,19 @@ pub struct ClientConfig {
     /// Per-object TLS and keys (TarsCpp's `/tars/application/client/<Obj>` domains),
     /// by object name; they take precedence over `tls` and `auth`.
     pub objects: std::collections::HashMap<String, ObjectSecurity>,
+    /// The registry's query object, `tars.tarsregistry.QueryObj@tcp -h H -p P[:...]`: with
+    /// it, a proxy string without `@` (`App.Server.Obj`) is looked up there (config key
+    /// `locator`). Several endpoints fail over.
+    pub locator: Option<String>,
+    /// How often an object called by name is looked up again (`refresh-endpoint-interval`,
+    /// default 60 s). An empty answer or an error keeps the old list and retries sooner.
+    pub refresh_endpoint_interval: Duration,
+    /// The caller's set (`setname.setarea.setgroup`) when set division is enabled: lookups
+    /// then ask for that set (`findObjectByIdInSameSet`).
+    pub set_division: Option<String>,
+    /// A directory where the last list of each object called by name is kept, so a restart
+    /// during a registry outage still finds its servers (`None`: not kept).
+    pub endpoint_cache_dir: Option<PathBuf>,
 }
 
 /// TLS and AK/SK settings of one object (see [`ClientConfig::objects`]).
@@ -99,6 +121,10 @@ impl Default for ClientConfig {
             tls: None,
             auth: None,
             objects: Default::default(),
+            locator: None,
+            refresh_endpoint_interval: Duration::from_secs(60),
+            set_division: None,
+            endpoint_cache_dir: None,
         }
     }
 }
@@ -120,6 +146,9 @@ struct CommunicatorInner {
     config: ClientConfig,
     objects: Mutex<HashMap<String, Arc<ObjectProxy>>>,
     counters: Arc<Counters>,
+    layers: Arc<Layers>,
+    /// Set by [`Communicator::with_resolver`]; else made from `config.locator` on first use.
+    resolver: OnceLock<Option<Arc<dyn Resolver>>>,
     /// The parent of every connection's closed token and every subscription's.
     shutdown: CancellationToken,
 }
@@ -135,9 +164,48 @@ impl Communicator {
         Communicator {
             inner: Arc::new(CommunicatorInner {
                 config,
-                ..CommunicatorInner::default()
+                objects: Mutex::default(),
+                counters: Arc::default(),
+                layers: Arc::default(),
+                resolver: OnceLock::new(),
+                shutdown: CancellationToken::new(),
             }),
         }
+    }
+
+    /// A communicator with `config` that finds objects called by name (no `@`) with
+    /// `resolver` instead of the registry of `config.locator`.
+    pub fn with_resolver(config: ClientConfig, resolver: Arc<dyn Resolver>) -> Self {
+        let comm = Self::with_config(config);
+        let _ = comm.inner.resolver.set(Some(resolver));
+        comm
+    }
+
+    /// Adds a layer that sees every call of this communicator's proxies (existing ones
+    /// too), after the layers added before it.
+    pub fn add_layer(&self, layer: impl CallLayer) {
+        self.inner.layers.add(Arc::new(layer));
+    }
+
+    /// The resolver of names: the one given, or QueryF at `config.locator`, or none.
+    pub fn resolver(&self) -> Option<Arc<dyn Resolver>> {
+        self.inner
+            .resolver
+            .get_or_init(|| {
+                let locator = self.inner.config.locator.as_deref()?.trim();
+                if !locator.contains('@') {
+                    tracing::warn!(locator, "the locator has no `@endpoints`: objects cannot be called by name");
+                    return None;
+                }
+                match self.string_to_proxy::<QueryFProxy>(locator) {
+                    Ok(proxy) => Some(Arc::new(QueryResolver::new(proxy)) as Arc<dyn Resolver>),
+                    Err(error) => {
+                        tracing::warn!(locator, %error, "bad locator: objects cannot be called by name");
+                        None
+                    }
+                }
+            })
+            .clone()
     }
 
     /// The settings.
@@ -163,25 +231,53 @@ impl Communicator {
         self.inner.shutdown.is_cancelled()
     }
 
-    /// A typed proxy for `Obj@tcp -h H -p P[:tcp -h H2 -p P2 ...]`.
+    /// A typed proxy for `Obj@tcp -h H -p P[:tcp -h H2 -p P2 ...]`, or for `App.Server.Obj`
+    /// found by name (with a locator or a resolver).
     pub fn string_to_proxy<P: Proxy>(&self, target: &str) -> TarsResult<P> {
         self.servant_proxy(target).map(P::from_servant_proxy)
     }
 
-    /// An untyped proxy for `Obj@endpoints`.
+    /// An untyped proxy for `Obj@endpoints`, or `Obj` found by name.
+    ///
+    /// By name, the object's endpoints are looked up on the first call and then every
+    /// `refresh_endpoint_interval` in the background; calls never wait for a refresh.
     pub fn servant_proxy(&self, target: &str) -> TarsResult<ServantProxy> {
         let key = target.trim().to_string();
+        let by_name = !key.contains('@');
+        let resolver = if by_name { self.resolver() } else { None };
         let mut objects = self.inner.objects.lock().unwrap_or_else(|e| e.into_inner());
         if let Some(object) = objects.get(&key) {
             return Ok(ServantProxy::new(object.clone()));
         }
-        let parsed: ProxyTarget = key.parse()?;
-        let object = Arc::new(ObjectProxy::new(
-            parsed,
-            self.inner.config.clone(),
-            self.inner.counters.clone(),
-            self.inner.shutdown.clone(),
-        ));
+        let shared = Shared {
+            config: self.inner.config.clone(),
+            counters: self.inner.counters.clone(),
+            layers: self.inner.layers.clone(),
+            shutdown: self.inner.shutdown.clone(),
+        };
+        let object = match resolver {
+            Some(resolver) if !key.is_empty() => {
+                let config = &self.inner.config;
+                let scope = match config.set_division.as_deref().map(str::trim) {
+                    Some(set) if !set.is_empty() => ResolveScope::SameSet(set.to_string()),
+                    _ => ResolveScope::SameGroup,
+                };
+                let discovery = Discovery {
+                    resolver,
+                    scope,
+                    interval: config
+                        .refresh_endpoint_interval
+                        .max(Duration::from_millis(10)),
+                    timeout: config.invoke_timeout,
+                    cache: config.endpoint_cache_dir.clone(),
+                };
+                ObjectProxy::new(key.clone(), Vec::new(), Some(discovery), &shared)
+            }
+            _ => {
+                let parsed: ProxyTarget = key.parse()?;
+                ObjectProxy::new(parsed.object, parsed.endpoints, None, &shared)
+            }
+        };
         objects.insert(key, object.clone());
         Ok(ServantProxy::new(object))
     }

@@ -3,15 +3,20 @@
 
 use super::codec::{ResponseDecoder, TarsResponseDecoder};
 use super::connection::{ClientConnection, Hooks, Limits};
+use super::layer::Layers;
 use super::push::PushCallback;
+use super::resolve::{Refresh, ResolveScope, Resolver};
 use super::stats::Counters;
 use super::ClientConfig;
-use crate::endpoint::{Endpoint, ProxyTarget, Transport};
+use crate::endpoint::{Endpoint, Transport};
 use crate::error::{TarsError, TarsResult};
 use crate::protocol::{encode_frame, encode_frame_into, RequestPacket};
 use bytes::{Bytes, BytesMut};
-use std::sync::atomic::{AtomicU32, AtomicUsize, Ordering};
-use std::sync::{Arc, Mutex, RwLock};
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicBool, AtomicU32, AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex, OnceLock, RwLock, Weak};
+use std::time::Duration;
+use tokio::sync::watch;
 use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 
@@ -49,9 +54,21 @@ pub(super) struct EndpointSlot {
     pub(super) connection: RwLock<Option<Arc<ClientConnection>>>,
     connecting: tokio::sync::Mutex<()>,
     set_aside_until: Mutex<Option<Instant>>,
+    /// Left the object's list: its connection drains and closes, no new one is kept.
+    removed: AtomicBool,
 }
 
 impl EndpointSlot {
+    fn new(endpoint: Endpoint) -> Self {
+        EndpointSlot {
+            endpoint,
+            connection: RwLock::new(None),
+            connecting: tokio::sync::Mutex::new(()),
+            set_aside_until: Mutex::new(None),
+            removed: AtomicBool::new(false),
+        }
+    }
+
     pub(super) fn live(&self) -> Option<Arc<ClientConnection>> {
         let guard = self.connection.read().unwrap_or_else(|e| e.into_inner());
         guard.as_ref().filter(|c| c.is_usable()).cloned()
@@ -63,12 +80,71 @@ impl EndpointSlot {
             .unwrap_or_else(|e| e.into_inner())
             .is_some_and(|t| t > now)
     }
+
+    /// Takes the connection out and closes it once no call waits on it.
+    fn drain(&self) {
+        let taken = self
+            .connection
+            .write()
+            .unwrap_or_else(|e| e.into_inner())
+            .take();
+        if let Some(conn) = taken {
+            drain(conn);
+        }
+    }
+}
+
+/// Closes `conn` once it has had no pending call for two checks in a row (the calls already
+/// on it are answered; nothing new picks it). Bounded: closed after 10 minutes regardless,
+/// and at once by the communicator's shutdown (its token is the parent).
+fn drain(conn: Arc<ClientConnection>) {
+    let Ok(rt) = tokio::runtime::Handle::try_current() else {
+        conn.close();
+        return;
+    };
+    rt.spawn(async move {
+        let limit = Instant::now() + Duration::from_secs(600);
+        let mut idle_checks = 0;
+        while idle_checks < 2 && Instant::now() < limit && !conn.is_closed() {
+            idle_checks = if conn.pending_len() == 0 {
+                idle_checks + 1
+            } else {
+                0
+            };
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        tracing::debug!(endpoint = %conn.endpoint, "drained connection closed");
+        conn.close();
+    });
+}
+
+/// How an object called by name finds its endpoints.
+pub(super) struct Discovery {
+    pub(super) resolver: Arc<dyn Resolver>,
+    pub(super) scope: ResolveScope,
+    pub(super) interval: Duration,
+    pub(super) timeout: Duration,
+    pub(super) cache: Option<PathBuf>,
 }
 
 /// The shared state of every proxy to one object: endpoints, connections, protocol hooks.
 pub(crate) struct ObjectProxy {
     pub(super) object: String,
-    pub(super) slots: Vec<EndpointSlot>,
+    /// The endpoints calls go to, in round-robin order; replaced as a whole on a change.
+    slots: RwLock<Arc<Vec<Arc<EndpointSlot>>>>,
+    /// The call list, for subscriptions that follow it.
+    endpoints: watch::Sender<Arc<Vec<Endpoint>>>,
+    /// True once the list is known (at once for `Obj@endpoints`, after the first lookup
+    /// for a name).
+    ready: watch::Sender<bool>,
+    discovery: Option<Discovery>,
+    discovery_started: AtomicBool,
+    /// Every instance (`ResolveScope::All`), looked up on first use by an all-endpoints
+    /// subscription.
+    all: OnceLock<watch::Sender<Arc<Vec<Endpoint>>>>,
+    me: Weak<ObjectProxy>,
+    /// Ends the refresh loops: cancelled when the object drops.
+    stop: CancellationToken,
     next_slot: AtomicUsize,
     pub(super) config: ClientConfig,
     pub(super) decoder: RwLock<Arc<dyn ResponseDecoder>>,
@@ -76,6 +152,7 @@ pub(crate) struct ObjectProxy {
     pub(super) push: RwLock<Option<Arc<dyn PushCallback>>>,
     pub(super) rpc_ids: AtomicU32,
     pub(super) counters: Arc<Counters>,
+    pub(super) layers: Arc<Layers>,
     /// The communicator's shutdown: cancelled, it closes every connection (their tokens are
     /// its children) and refuses new ones.
     pub(super) shutdown: CancellationToken,
@@ -84,51 +161,195 @@ pub(crate) struct ObjectProxy {
 /// The last proxy of an object is gone: its connections close and their tasks end.
 impl Drop for ObjectProxy {
     fn drop(&mut self) {
-        for slot in &mut self.slots {
-            let conn = slot.connection.get_mut().unwrap_or_else(|e| e.into_inner());
-            if let Some(conn) = conn.take() {
+        self.stop.cancel();
+        let slots = self.slots.get_mut().unwrap_or_else(|e| e.into_inner());
+        for slot in slots.iter() {
+            let conn = slot.connection.write().unwrap_or_else(|e| e.into_inner());
+            if let Some(conn) = conn.as_ref() {
                 conn.close();
             }
         }
     }
 }
 
+/// What every object of a communicator shares.
+pub(super) struct Shared {
+    pub(super) config: ClientConfig,
+    pub(super) counters: Arc<Counters>,
+    pub(super) layers: Arc<Layers>,
+    pub(super) shutdown: CancellationToken,
+}
+
 impl ObjectProxy {
-    pub(crate) fn new(
-        target: ProxyTarget,
-        config: ClientConfig,
-        counters: Arc<Counters>,
-        shutdown: CancellationToken,
-    ) -> Self {
-        ObjectProxy {
-            object: target.object,
-            slots: target
-                .endpoints
-                .into_iter()
-                .map(|endpoint| EndpointSlot {
-                    endpoint,
-                    connection: RwLock::new(None),
-                    connecting: tokio::sync::Mutex::new(()),
-                    set_aside_until: Mutex::new(None),
-                })
-                .collect(),
+    /// An object at fixed `endpoints` (`Obj@endpoints`), or found by `discovery`.
+    pub(super) fn new(
+        object: String,
+        endpoints: Vec<Endpoint>,
+        discovery: Option<Discovery>,
+        shared: &Shared,
+    ) -> Arc<Self> {
+        let config = shared.config.clone();
+        let ready = discovery.is_none();
+        let list = Arc::new(endpoints.clone());
+        Arc::new_cyclic(|me| ObjectProxy {
+            object,
+            slots: RwLock::new(Arc::new(
+                endpoints
+                    .into_iter()
+                    .map(|e| Arc::new(EndpointSlot::new(e)))
+                    .collect(),
+            )),
+            endpoints: watch::Sender::new(list),
+            ready: watch::Sender::new(ready),
+            discovery,
+            discovery_started: AtomicBool::new(false),
+            all: OnceLock::new(),
+            me: me.clone(),
+            stop: shared.shutdown.child_token(),
             next_slot: AtomicUsize::new(0),
             decoder: RwLock::new(Arc::new(TarsResponseDecoder::new(config.max_frame_len))),
             encoder: RwLock::new(Arc::new(TarsRequestEncoder)),
             push: RwLock::new(None),
             rpc_ids: AtomicU32::new(1),
             config,
-            counters,
-            shutdown,
-        }
+            counters: shared.counters.clone(),
+            layers: shared.layers.clone(),
+            shutdown: shared.shutdown.clone(),
+        })
     }
 
     pub(super) fn shut_down_error(&self) -> TarsError {
         TarsError::ConnectionClosed(format!("{}: the communicator was shut down", self.object))
     }
 
+    /// The endpoints calls go to now.
+    pub(super) fn endpoints(&self) -> Vec<Endpoint> {
+        self.slot_list()
+            .iter()
+            .map(|s| s.endpoint.clone())
+            .collect()
+    }
+
+    pub(super) fn slot_list(&self) -> Arc<Vec<Arc<EndpointSlot>>> {
+        self.slots.read().unwrap_or_else(|e| e.into_inner()).clone()
+    }
+
+    /// Whether the object is found by name (its list changes).
+    pub(super) fn is_discovered(&self) -> bool {
+        self.discovery.is_some()
+    }
+
+    /// A watch of the endpoint list an all-endpoints subscription follows: every instance
+    /// for an object found by name, the fixed list otherwise.
+    pub(super) fn follow_all(&self) -> watch::Receiver<Arc<Vec<Endpoint>>> {
+        let Some(discovery) = &self.discovery else {
+            return self.endpoints.subscribe();
+        };
+        let mut started = false;
+        let all = self.all.get_or_init(|| {
+            started = true;
+            watch::Sender::new(Arc::new(Vec::new()))
+        });
+        if started {
+            let refresh = Refresh {
+                resolver: discovery.resolver.clone(),
+                object: self.object.clone(),
+                scope: ResolveScope::All,
+                interval: discovery.interval,
+                timeout: discovery.timeout,
+                cache: discovery.cache.clone(),
+            };
+            let tx = all.clone();
+            let stop = self.stop.clone();
+            tokio::spawn(refresh.run(
+                stop,
+                move |list| {
+                    tx.send_replace(Arc::new(list));
+                    true
+                },
+                || {},
+            ));
+        }
+        all.subscribe()
+    }
+
+    /// A watch of the call list (for single-endpoint subscriptions).
+    pub(super) fn follow(&self) -> watch::Receiver<Arc<Vec<Endpoint>>> {
+        self.start_discovery();
+        self.endpoints.subscribe()
+    }
+
+    /// Starts the refresh loop of an object found by name (once, on first use, so that
+    /// making a proxy needs no runtime).
+    fn start_discovery(&self) {
+        let Some(discovery) = &self.discovery else {
+            return;
+        };
+        if self.discovery_started.swap(true, Ordering::AcqRel) {
+            return;
+        }
+        let refresh = Refresh {
+            resolver: discovery.resolver.clone(),
+            object: self.object.clone(),
+            scope: discovery.scope.clone(),
+            interval: discovery.interval,
+            timeout: discovery.timeout,
+            cache: discovery.cache.clone(),
+        };
+        let (apply_to, ready_of) = (self.me.clone(), self.me.clone());
+        tokio::spawn(refresh.run(
+            self.stop.clone(),
+            move |list| match apply_to.upgrade() {
+                Some(object) => {
+                    object.set_endpoints(list);
+                    true
+                }
+                None => false,
+            },
+            move || {
+                if let Some(object) = ready_of.upgrade() {
+                    object.ready.send_replace(true);
+                }
+            },
+        ));
+    }
+
+    /// Replaces the call list: endpoints that stay keep their connection, new ones join the
+    /// round robin, removed ones get no new call and their connection drains and closes.
+    pub(super) fn set_endpoints(&self, mut list: Vec<Endpoint>) {
+        let mut seen = std::collections::HashSet::new();
+        list.retain(|e| seen.insert(e.clone()));
+        let removed: Vec<Arc<EndpointSlot>> = {
+            let mut slots = self.slots.write().unwrap_or_else(|e| e.into_inner());
+            if slots.iter().map(|s| &s.endpoint).eq(list.iter()) {
+                return;
+            }
+            let next: Vec<Arc<EndpointSlot>> = list
+                .iter()
+                .map(|e| match slots.iter().find(|s| &s.endpoint == e) {
+                    Some(slot) => slot.clone(),
+                    None => Arc::new(EndpointSlot::new(e.clone())),
+                })
+                .collect();
+            let removed = slots
+                .iter()
+                .filter(|s| !list.contains(&s.endpoint))
+                .cloned()
+                .collect();
+            *slots = Arc::new(next);
+            removed
+        };
+        tracing::info!(object = %self.object, endpoints = list.len(), removed = removed.len(), "endpoint list changed");
+        for slot in removed {
+            slot.removed.store(true, Ordering::Release);
+            slot.drain();
+        }
+        self.endpoints.send_replace(Arc::new(list));
+    }
+
     /// A live connection: the pinned endpoint, or round robin over endpoints that are not set
-    /// aside (those are tried last).
+    /// aside (those are tried last). An object found by name waits (within the call's
+    /// deadline, enforced by the caller) for its first lookup.
     pub(super) async fn connection(
         &self,
         pinned: Option<usize>,
@@ -137,7 +358,24 @@ impl ObjectProxy {
         if self.shutdown.is_cancelled() {
             return Err(self.shut_down_error());
         }
-        let n = self.slots.len();
+        let start = self.next_slot.fetch_add(1, Ordering::Relaxed);
+        let mut slots = {
+            let slots = self.slots.read().unwrap_or_else(|e| e.into_inner());
+            // Fast path: the round-robin pick is connected.
+            if pinned.is_none() && !slots.is_empty() {
+                if let Some(conn) = slots[start % slots.len()].live() {
+                    return Ok(conn);
+                }
+            }
+            slots.clone()
+        };
+        if slots.is_empty() && self.discovery.is_some() {
+            self.start_discovery();
+            let mut ready = self.ready.subscribe();
+            let _ = ready.wait_for(|r| *r).await;
+            slots = self.slot_list();
+        }
+        let n = slots.len();
         if n == 0 {
             return Err(TarsError::NoEndpoint(self.object.clone()));
         }
@@ -150,22 +388,18 @@ impl ObjectProxy {
                 )))
             }
             None => {
-                let start = self.next_slot.fetch_add(1, Ordering::Relaxed) % n;
-                // Fast path: the round-robin pick is connected.
-                if let Some(conn) = self.slots[start].live() {
-                    return Ok(conn);
-                }
+                let start = start % n;
                 let now = Instant::now();
                 let (mut ready, aside): (Vec<usize>, Vec<usize>) = (0..n)
                     .map(|k| (start + k) % n)
-                    .partition(|&i| !self.slots[i].is_set_aside(now));
+                    .partition(|&i| !slots[i].is_set_aside(now));
                 ready.extend(aside);
                 ready
             }
         };
         let mut last_error = None;
         for i in order {
-            match self.connect_slot(i, deadline).await {
+            match self.connect_slot(&slots[i], deadline).await {
                 Ok(conn) => return Ok(conn),
                 Err(e) => last_error = Some(e),
             }
@@ -176,8 +410,35 @@ impl ObjectProxy {
         Err(last_error.unwrap_or_else(|| TarsError::NoEndpoint(self.object.clone())))
     }
 
-    async fn connect_slot(&self, i: usize, deadline: Instant) -> TarsResult<Arc<ClientConnection>> {
-        let slot = &self.slots[i];
+    /// A live connection to `endpoint`: the call list's, or (when the endpoint is not in
+    /// it: an instance only an all-endpoints subscription uses) a connection of its own,
+    /// `true` then, which the caller closes when done.
+    pub(super) async fn connection_to(
+        &self,
+        endpoint: &Endpoint,
+        deadline: Instant,
+    ) -> TarsResult<(Arc<ClientConnection>, bool)> {
+        if self.shutdown.is_cancelled() {
+            return Err(self.shut_down_error());
+        }
+        let slots = self.slot_list();
+        if let Some(slot) = slots.iter().find(|s| &s.endpoint == endpoint) {
+            return Ok((self.connect_slot(slot, deadline).await?, false));
+        }
+        let own = EndpointSlot::new(endpoint.clone());
+        let conn = self.connect_slot(&own, deadline).await?;
+        own.connection
+            .write()
+            .unwrap_or_else(|e| e.into_inner())
+            .take();
+        Ok((conn, true))
+    }
+
+    async fn connect_slot(
+        &self,
+        slot: &EndpointSlot,
+        deadline: Instant,
+    ) -> TarsResult<Arc<ClientConnection>> {
         if let Some(conn) = slot.live() {
             return Ok(conn);
         }
@@ -231,6 +492,11 @@ impl ObjectProxy {
             Ok(conn) => {
                 *aside = None;
                 *slot.connection.write().unwrap_or_else(|e| e.into_inner()) = Some(conn.clone());
+                if slot.removed.load(Ordering::Acquire) {
+                    // The endpoint left the list while we connected: this call may use
+                    // it, then it drains.
+                    drain(conn.clone());
+                }
                 Ok(conn)
             }
             Err(e) => {

@@ -2,6 +2,7 @@
 
 use super::codec::ResponseDecoder;
 use super::connection::ClientConnection;
+use super::layer::{CallInfo, CallOutcome};
 use super::object::ObjectProxy;
 pub use super::object::RequestEncoder;
 use super::push::PushCallback;
@@ -64,13 +65,15 @@ impl ServantProxy {
         &self.object.object
     }
 
-    /// The object's endpoints.
+    /// The object's endpoints now (for an object called by name, the last list looked up;
+    /// empty before the first lookup).
     pub fn endpoints(&self) -> Vec<Endpoint> {
-        self.object
-            .slots
-            .iter()
-            .map(|s| s.endpoint.clone())
-            .collect()
+        self.object.endpoints()
+    }
+
+    /// Whether the object is called by name (its endpoints come from a resolver).
+    pub fn is_resolved_by_name(&self) -> bool {
+        self.object.is_discovered()
     }
 
     /// The call timeout in effect.
@@ -185,14 +188,52 @@ impl ServantProxy {
         request_id: Option<i32>,
     ) -> TarsResult<Option<ResponsePacket>> {
         let timeout = self.timeout();
-        let deadline = Instant::now() + timeout;
-        // The whole call, connecting included, ends at its deadline whatever the
-        // connection's task does.
-        let call = self.call_until(func, buffer, version, request_id, timeout, deadline);
-        match tokio::time::timeout_at(deadline, call).await {
+        let started = Instant::now();
+        let deadline = started + timeout;
+        let Some(layers) = self.object.layers.get() else {
+            // The whole call, connecting included, ends at its deadline whatever the
+            // connection's task does.
+            let call = self.call_until(func, buffer, version, request_id, timeout, deadline, None);
+            return match tokio::time::timeout_at(deadline, call).await {
+                Ok(result) => result,
+                Err(_) => Err(TarsError::Timeout(timeout.as_millis() as u64)),
+            };
+        };
+        let info = CallInfo {
+            object: &self.object.object,
+            func,
+            oneway: self.options.oneway,
+        };
+        for layer in layers.iter() {
+            layer.before(&info);
+        }
+        let mut endpoint = None;
+        let call = self.call_until(
+            func,
+            buffer,
+            version,
+            request_id,
+            timeout,
+            deadline,
+            Some(&mut endpoint),
+        );
+        let result = match tokio::time::timeout_at(deadline, call).await {
             Ok(result) => result,
             Err(_) => Err(TarsError::Timeout(timeout.as_millis() as u64)),
+        };
+        let outcome = CallOutcome {
+            endpoint: endpoint.as_ref(),
+            duration: started.elapsed(),
+            result: match &result {
+                Ok(Some(response)) => Ok(response.ret),
+                Ok(None) => Ok(0),
+                Err(e) => Err(e),
+            },
+        };
+        for layer in layers.iter() {
+            layer.after(&info, &outcome);
         }
+        result
     }
 
     async fn call_until(
@@ -203,6 +244,7 @@ impl ServantProxy {
         request_id: Option<i32>,
         timeout: Duration,
         deadline: Instant,
+        picked: Option<&mut Option<Endpoint>>,
     ) -> TarsResult<Option<ResponsePacket>> {
         let conn = match &self.options.bound {
             Some(conn) if conn.is_closed() => return Err(conn.closed_error()),
@@ -213,6 +255,9 @@ impl ServantProxy {
                     .await?
             }
         };
+        if let Some(picked) = picked {
+            *picked = Some(conn.endpoint.clone());
+        }
         let request_id = request_id.unwrap_or_else(|| conn.next_request_id());
         let request = RequestPacket {
             version,
@@ -326,7 +371,7 @@ impl ServantProxy {
     /// Whether a connection to the endpoint at `index` is open now.
     pub fn is_connected(&self, index: usize) -> bool {
         self.object
-            .slots
+            .slot_list()
             .get(index)
             .is_some_and(|s| s.live().is_some())
     }
@@ -334,27 +379,44 @@ impl ServantProxy {
     /// Opens (or reuses) the connection to endpoint `index` and returns a proxy whose calls
     /// go to that connection only, with the token cancelled when it closes: a registration
     /// made through the proxy is known to live exactly as long as the token.
-    pub(crate) async fn bind(&self, index: usize) -> TarsResult<(ServantProxy, CancellationToken)> {
+    ///
+    /// The third value is true when the connection is the subscription's own (the endpoint
+    /// is not in the call list): its holder closes it when done.
+    pub(crate) async fn bind(
+        &self,
+        endpoint: &Endpoint,
+    ) -> TarsResult<(ServantProxy, CancellationToken, bool)> {
         let timeout = self.timeout();
         let deadline = Instant::now() + timeout;
-        let connect = self.object.connection(Some(index), deadline);
-        let conn = match tokio::time::timeout_at(deadline, connect).await {
+        let connect = self.object.connection_to(endpoint, deadline);
+        let (conn, own) = match tokio::time::timeout_at(deadline, connect).await {
             Ok(conn) => conn?,
             Err(_) => return Err(TarsError::Timeout(timeout.as_millis() as u64)),
         };
         let token = conn.closed_token();
-        let bound = self.with(|o| {
-            o.endpoint = Some(index);
-            o.bound = Some(conn);
-        });
-        Ok((bound, token))
+        let bound = self.with(|o| o.bound = Some(conn));
+        Ok((bound, token, own))
+    }
+
+    /// A watch of the endpoint list a subscription follows (every instance with
+    /// `all_endpoints`).
+    pub(crate) fn follow_endpoints(
+        &self,
+        all: bool,
+    ) -> tokio::sync::watch::Receiver<Arc<Vec<Endpoint>>> {
+        if all {
+            self.object.follow_all()
+        } else {
+            self.object.follow()
+        }
     }
 
     /// Calls waiting for a response on the current connections.
     #[cfg(test)]
     pub(crate) fn pending_calls(&self) -> usize {
-        let slots = self.object.slots.iter();
+        let slots = self.object.slot_list();
         slots
+            .iter()
             .filter_map(|s| s.connection.read().unwrap().clone())
             .map(|c| c.pending_len())
             .sum()
@@ -377,7 +439,7 @@ impl ServantProxy {
             conn.close();
             return;
         }
-        if let Some(conn) = self.object.slots.get(index).and_then(|s| s.live()) {
+        if let Some(conn) = self.object.slot_list().get(index).and_then(|s| s.live()) {
             conn.close();
         }
     }

@@ -9,7 +9,7 @@ use crate::error::{TarsError, TarsResult};
 use futures_util::FutureExt;
 use std::future::Future;
 use std::panic::AssertUnwindSafe;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 use tokio::sync::watch;
 use tokio_util::sync::{CancellationToken, DropGuard};
@@ -133,11 +133,32 @@ impl Status {
 /// loops and keep-alives. The connections stay open while their proxies live.
 ///
 /// It runs one registration loop, or one per endpoint with
-/// [`SubscribeOptions::all_endpoints`].
+/// [`SubscribeOptions::all_endpoints`]; for an object called by name, those loops follow
+/// the registry: an instance that appears gets its loop within one refresh, one that
+/// leaves loses it.
 pub struct PushSubscription {
     cancel: CancellationToken,
-    statuses: Vec<Arc<Status>>,
+    loops: Arc<Loops>,
     _guard: DropGuard,
+}
+
+/// The registration loops of a subscription, and a generation bumped on every change.
+struct Loops {
+    list: Mutex<Vec<(Option<Endpoint>, Arc<Status>)>>,
+    generation: watch::Sender<u64>,
+    /// Whether the list follows a resolver (an empty list is then "not yet", not "never").
+    dynamic: bool,
+}
+
+impl Loops {
+    fn snapshot(&self) -> Vec<Arc<Status>> {
+        let list = self.list.lock().unwrap_or_else(|e| e.into_inner());
+        list.iter().map(|(_, s)| s.clone()).collect()
+    }
+
+    fn changed(&self) {
+        self.generation.send_modify(|g| *g += 1);
+    }
 }
 
 impl PushSubscription {
@@ -148,7 +169,7 @@ impl PushSubscription {
 
     /// The state of the (first) registration loop.
     pub fn state(&self) -> SubscriptionState {
-        match self.statuses.first() {
+        match self.loops.snapshot().first() {
             Some(status) => status.state.borrow().clone(),
             None => SubscriptionState::Cancelled,
         }
@@ -156,46 +177,94 @@ impl PushSubscription {
 
     /// The state of every registration loop (one per endpoint with `all_endpoints`).
     pub fn states(&self) -> Vec<SubscriptionState> {
-        self.statuses
+        self.loops
+            .snapshot()
             .iter()
             .map(|s| s.state.borrow().clone())
             .collect()
     }
 
+    /// The endpoints of the registration loops with `all_endpoints` (in loop order, as
+    /// [`states`](Self::states)); empty for a single-endpoint subscription.
+    pub fn endpoints(&self) -> Vec<Endpoint> {
+        let list = self.loops.list.lock().unwrap_or_else(|e| e.into_inner());
+        list.iter().filter_map(|(e, _)| e.clone()).collect()
+    }
+
     /// A `watch` of the (first) registration loop's state.
     pub fn watch(&self) -> watch::Receiver<SubscriptionState> {
-        match self.statuses.first() {
+        match self.loops.snapshot().first() {
             Some(status) => status.state.subscribe(),
             None => watch::Sender::new(SubscriptionState::Cancelled).subscribe(),
         }
     }
 
+    /// A `watch` bumped each time a registration loop is added or removed (an
+    /// all-endpoints subscription following the registry).
+    pub fn changes(&self) -> watch::Receiver<u64> {
+        self.loops.generation.subscribe()
+    }
+
     /// Resolves `Ok(())` once every registration loop has registered successfully at least
     /// once (at once if that already happened). Failed attempts do not end the wait (they
     /// are retried; see [`state`](Self::state)): bound it with a timeout if the server may
-    /// be unreachable. Fails with [`TarsError::ConnectionClosed`] if the subscription stops
-    /// first (cancelled, or its communicator shut down) or has no endpoint.
+    /// be unreachable. For an object called by name it also waits for the first lookup.
+    /// Fails with [`TarsError::ConnectionClosed`] if the subscription stops first
+    /// (cancelled, or its communicator shut down) or has no endpoint.
     pub async fn ready(&self) -> TarsResult<()> {
-        if self.statuses.is_empty() {
-            return Err(stopped());
-        }
-        for status in &self.statuses {
-            let mut once = status.registered_once.subscribe();
-            let mut state = status.state.subscribe();
-            loop {
-                if *once.borrow_and_update() {
-                    break;
-                }
-                if matches!(*state.borrow_and_update(), SubscriptionState::Cancelled) {
-                    return Err(stopped());
-                }
+        'again: loop {
+            let mut generation = self.loops.generation.subscribe();
+            generation.borrow_and_update();
+            let statuses = self.loops.snapshot();
+            if self.cancel.is_cancelled() {
+                return Err(self.stopped(&statuses).await);
+            }
+            if statuses.is_empty() && !self.loops.dynamic {
+                return Err(stopped());
+            }
+            if statuses.is_empty() {
                 tokio::select! {
-                    _ = once.changed() => {}
-                    _ = state.changed() => {}
+                    _ = generation.changed() => continue 'again,
+                    _ = self.cancel.cancelled() => return Err(stopped()),
                 }
             }
+            for status in &statuses {
+                let mut once = status.registered_once.subscribe();
+                let mut state = status.state.subscribe();
+                loop {
+                    if *once.borrow_and_update() {
+                        break;
+                    }
+                    if matches!(*state.borrow_and_update(), SubscriptionState::Cancelled) {
+                        if self.cancel.is_cancelled() {
+                            return Err(self.stopped(&statuses).await);
+                        }
+                        continue 'again;
+                    }
+                    tokio::select! {
+                        _ = once.changed() => {}
+                        _ = state.changed() => {}
+                        _ = generation.changed() => continue 'again,
+                    }
+                }
+            }
+            if !generation.has_changed().unwrap_or(false) {
+                return Ok(());
+            }
         }
-        Ok(())
+    }
+}
+
+impl PushSubscription {
+    /// Once cancelled: waits until every loop shows `Cancelled` (their tasks end at once).
+    async fn stopped(&self, statuses: &[Arc<Status>]) -> TarsError {
+        for status in statuses {
+            let mut state = status.state.subscribe();
+            let _ = state
+                .wait_for(|s| matches!(s, SubscriptionState::Cancelled))
+                .await;
+        }
+        stopped()
     }
 }
 
@@ -215,6 +284,9 @@ impl ServantProxy {
     /// a refusal, retried) or `TarsResult<()>`. The subscription's progress is in
     /// [`PushSubscription::state`] and [`PushSubscription::ready`]; failures are logged at
     /// warn level. It ends when dropped, cancelled, or when the communicator shuts down.
+    ///
+    /// With `all_endpoints` on an object called by name, the loops follow every instance
+    /// the resolver lists (`ResolveScope::All`), as it changes.
     pub fn subscribe<F, Fut>(&self, options: SubscribeOptions, register: F) -> PushSubscription
     where
         F: Fn(ServantProxy) -> Fut + Send + Sync + 'static,
@@ -223,41 +295,142 @@ impl ServantProxy {
     {
         let cancel = self.shutdown_token().child_token();
         let register = Arc::new(register);
-        let endpoints = self.endpoints().len();
-        let groups: Vec<Vec<usize>> = if endpoints == 0 {
-            Vec::new()
-        } else if options.all_endpoints {
-            (0..endpoints).map(|i| vec![i]).collect()
-        } else {
-            vec![(0..endpoints).collect()]
+        let dynamic = self.is_resolved_by_name();
+        let loops = Arc::new(Loops {
+            list: Mutex::new(Vec::new()),
+            generation: watch::Sender::new(0),
+            dynamic,
+        });
+        let runs = Runs {
+            proxy: self.clone(),
+            options: options.clone(),
+            register,
+            cancel: cancel.clone(),
         };
-        let mut statuses = Vec::new();
-        for candidates in groups {
-            let status = Status::new();
-            statuses.push(status.clone());
-            let proxy = self.clone();
-            let (register, options, cancel) = (register.clone(), options.clone(), cancel.clone());
-            tokio::spawn(async move {
-                tokio::select! {
-                    _ = cancel.cancelled() => {}
-                    _ = keep_subscribed(proxy, candidates, options, register, &status) => {}
+        if options.all_endpoints {
+            let endpoints = self.follow_endpoints(true);
+            if !dynamic {
+                // A fixed list: its loops exist at once (and none for no endpoint).
+                for endpoint in endpoints.borrow().iter() {
+                    let status = Status::new();
+                    loops
+                        .list
+                        .lock()
+                        .unwrap_or_else(|e| e.into_inner())
+                        .push((Some(endpoint.clone()), status.clone()));
+                    runs.spawn_one(Some(endpoint.clone()), status, cancel.child_token());
                 }
-                status.set(SubscriptionState::Cancelled);
-            });
+            } else {
+                tokio::spawn(follow(runs, loops.clone(), endpoints));
+            }
+        } else if dynamic || !self.endpoints().is_empty() {
+            let status = Status::new();
+            loops
+                .list
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .push((None, status.clone()));
+            runs.spawn_one(None, status, cancel.clone());
         }
         PushSubscription {
             _guard: cancel.clone().drop_guard(),
             cancel,
-            statuses,
+            loops,
         }
     }
 }
 
-/// Registers on one of `candidates` (tried in turn), stays there while the connection lives,
-/// and starts over when it closes.
+/// What every registration loop of one subscription shares.
+struct Runs<F> {
+    proxy: ServantProxy,
+    options: SubscribeOptions,
+    register: Arc<F>,
+    cancel: CancellationToken,
+}
+
+impl<F, Fut> Runs<F>
+where
+    F: Fn(ServantProxy) -> Fut + Send + Sync + 'static,
+    Fut: Future + Send + 'static,
+    Fut::Output: RegisterReply,
+{
+    /// A loop on `endpoint` (or on the call list, trying each in turn, with `None`) until
+    /// `stop`.
+    fn spawn_one(&self, endpoint: Option<Endpoint>, status: Arc<Status>, stop: CancellationToken) {
+        let proxy = self.proxy.clone();
+        let (register, options) = (self.register.clone(), self.options.clone());
+        tokio::spawn(async move {
+            tokio::select! {
+                _ = stop.cancelled() => {}
+                _ = keep_subscribed(proxy, endpoint, options, register, &status) => {}
+            }
+            status.set(SubscriptionState::Cancelled);
+        });
+    }
+}
+
+/// Keeps one loop per endpoint of `endpoints` (every instance the resolver lists): new
+/// instances get a loop, removed ones lose theirs.
+async fn follow<F, Fut>(
+    runs: Runs<F>,
+    loops: Arc<Loops>,
+    mut endpoints: watch::Receiver<Arc<Vec<Endpoint>>>,
+) where
+    F: Fn(ServantProxy) -> Fut + Send + Sync + 'static,
+    Fut: Future + Send + 'static,
+    Fut::Output: RegisterReply,
+{
+    let mut running: Vec<(Endpoint, CancellationToken)> = Vec::new();
+    loop {
+        let now: Vec<Endpoint> = endpoints.borrow_and_update().iter().cloned().collect();
+        // An empty answer never reaches here (the resolver keeps the old list).
+        let (gone, kept): (Vec<_>, Vec<_>) = running.drain(..).partition(|(e, _)| !now.contains(e));
+        running = kept;
+        let added: Vec<Endpoint> = now
+            .iter()
+            .filter(|e| !running.iter().any(|(r, _)| r == *e))
+            .cloned()
+            .collect();
+        if !gone.is_empty() || !added.is_empty() {
+            let mut list = loops.list.lock().unwrap_or_else(|e| e.into_inner());
+            list.retain(|(e, _)| e.as_ref().is_some_and(|e| now.contains(e)));
+            for endpoint in &added {
+                let status = Status::new();
+                let stop = runs.cancel.child_token();
+                list.push((Some(endpoint.clone()), status.clone()));
+                running.push((endpoint.clone(), stop.clone()));
+                runs.spawn_one(Some(endpoint.clone()), status, stop);
+            }
+            drop(list);
+            loops.changed();
+            for (endpoint, stop) in gone {
+                info!(object = runs.proxy.object_name(), %endpoint, "instance left the registry, push subscription dropped");
+                stop.cancel();
+            }
+        }
+        tokio::select! {
+            _ = runs.cancel.cancelled() => return,
+            changed = endpoints.changed() => if changed.is_err() { return },
+        }
+    }
+}
+
+/// Closes a subscription's own connection (one outside the call list) when its loop ends.
+struct OwnConnection(Option<ServantProxy>);
+
+impl Drop for OwnConnection {
+    fn drop(&mut self) {
+        if let Some(bound) = self.0.take() {
+            bound.disconnect(0);
+        }
+    }
+}
+
+/// Registers on `endpoint` (or on one of the call list's endpoints, tried in turn), stays
+/// there while the connection lives, and starts over when it closes.
 async fn keep_subscribed<F, Fut>(
     proxy: ServantProxy,
-    candidates: Vec<usize>,
+    fixed: Option<Endpoint>,
     options: SubscribeOptions,
     register: Arc<F>,
     status: &Status,
@@ -267,16 +440,32 @@ async fn keep_subscribed<F, Fut>(
     Fut::Output: RegisterReply,
 {
     let object = proxy.object_name().to_string();
-    let endpoints = proxy.endpoints();
+    let mut list = proxy.follow_endpoints(false);
     let mut backoff = options.initial_backoff;
     let mut next = 0usize;
+    let mut own = OwnConnection(None);
     loop {
-        let index = candidates[next % candidates.len()];
+        let endpoint = match &fixed {
+            Some(endpoint) => endpoint.clone(),
+            None => {
+                let candidates = list.borrow_and_update().clone();
+                if candidates.is_empty() {
+                    // Not looked up yet (by name): wait for the list.
+                    if list.changed().await.is_err() {
+                        return;
+                    }
+                    continue;
+                }
+                candidates[next % candidates.len()].clone()
+            }
+        };
         next += 1;
-        let endpoint = endpoints[index].clone();
         status.set(SubscriptionState::Registering);
         let attempt = async {
-            let (bound, closed) = proxy.bind(index).await?;
+            let (bound, closed, mine) = proxy.bind(&endpoint).await?;
+            if mine {
+                own.0 = Some(bound.clone());
+            }
             let reply = AssertUnwindSafe(register(bound.clone()))
                 .catch_unwind()
                 .await
@@ -312,7 +501,7 @@ async fn keep_subscribed<F, Fut>(
             status.set(SubscriptionState::Registered {
                 endpoint: endpoint.clone(),
             });
-            keep_alive(&bound, index, &closed, options.keepalive_for(&endpoint)).await;
+            keep_alive(&bound, &closed, options.keepalive_for(&endpoint)).await;
             info!(%object, %endpoint, "push connection lost, registering again");
         }
         // Retry the same endpoint first: it is usually restarting.
@@ -323,12 +512,7 @@ async fn keep_subscribed<F, Fut>(
 
 /// Pings the bound connection every `every` until it closes (or a ping fails: then closes
 /// it).
-async fn keep_alive(
-    bound: &ServantProxy,
-    index: usize,
-    closed: &CancellationToken,
-    every: Option<Duration>,
-) {
+async fn keep_alive(bound: &ServantProxy, closed: &CancellationToken, every: Option<Duration>) {
     loop {
         let ping = async {
             match every {
@@ -342,8 +526,8 @@ async fn keep_alive(
         tokio::select! {
             _ = closed.cancelled() => return,
             pinged = ping => if let Err(error) = pinged {
-                warn!(object = bound.object_name(), index, %error, "keep-alive failed, reconnecting");
-                bound.disconnect(index);
+                warn!(object = bound.object_name(), %error, "keep-alive failed, reconnecting");
+                bound.disconnect(0);
                 return;
             }
         }
