@@ -3,7 +3,9 @@
 //!
 //! ```sh
 //! cargo run --release --example hello_client -- "Test.HelloServer.HelloObj@tcp -h 127.0.0.1 -p PORT" [--tup] [--only m1,m2]
+//! cargo run --release --example hello_client -- --locator "tars.tarsregistry.QueryObj@tcp -h H -p P" Test.HelloServer.HelloObj
 //! ```
+//! With `--locator`, an object name without `@` is looked up in that registry.
 
 use std::time::{Duration, Instant};
 use tars_core::prelude::*;
@@ -181,12 +183,12 @@ async fn run(proxy: &HelloProxy, checks: &mut Checks) {
 #[tokio::main]
 async fn main() {
     cli::init_logging();
-    let Some(target) = cli::positional(&["only"]) else {
-        eprintln!("usage: hello_client \"Test.HelloServer.HelloObj@tcp -h HOST -p PORT\" [--tup] [--only m1,m2]");
+    let Some(target) = cli::positional(&["only", "locator"]) else {
+        eprintln!("usage: hello_client \"Test.HelloServer.HelloObj@tcp -h HOST -p PORT\" [--tup] [--only m1,m2] [--locator LOCATOR]");
         std::process::exit(2);
     };
     let only = cli::flag("only").map(|s| s.split(',').map(|m| m.trim().to_string()).collect());
-    let comm = Communicator::new();
+    let comm = cli::communicator();
     let mut proxy: HelloProxy = match comm.string_to_proxy(&target) {
         Ok(p) => p,
         Err(e) => {

@@ -5,7 +5,10 @@
 //! ```sh
 //! cargo run --release --example push_callback_client -- "TestApp.PushCallbackServer.PushObj@tcp -h 127.0.0.1 -p 9316" --count 10
 //! ```
-//! `--all-endpoints` subscribes on every endpoint of the proxy string.
+//! `--all-endpoints` subscribes on every endpoint of the proxy string. With
+//! `--locator "tars.tarsregistry.QueryObj@tcp -h H -p P"` the target may be an object name
+//! (`TestApp.PushCallbackServer.PushObj`), looked up in that registry; with
+//! `--all-endpoints` the subscription then follows every instance the registry lists.
 //!
 //! Its interfaces come from `tars/PushCallback.tars`, compiled by `build.rs` with tars-build
 //! (`TestApp.Push` as a push interface); `push_callback_server` uses the hand-written
@@ -47,13 +50,13 @@ impl PushPrxCallback for Printer {
 #[tokio::main]
 async fn main() {
     cli::init_logging();
-    let Some(target) = cli::positional(&["count", "timeout-ms"]) else {
-        eprintln!("usage: push_callback_client \"TestApp.PushCallbackServer.PushObj@tcp -h HOST -p PORT\" [--count N] [--timeout-ms MS] [--all-endpoints]");
+    let Some(target) = cli::positional(&["count", "timeout-ms", "locator"]) else {
+        eprintln!("usage: push_callback_client \"TestApp.PushCallbackServer.PushObj@tcp -h HOST -p PORT\" [--count N] [--timeout-ms MS] [--all-endpoints] [--locator LOCATOR]");
         std::process::exit(2);
     };
     let count: usize = cli::number_flag("count", 10);
     let timeout = Duration::from_millis(cli::number_flag("timeout-ms", 60_000u64));
-    let comm = Communicator::new();
+    let comm = cli::communicator();
     let proxy: HelloProxy = match comm.string_to_proxy(&target) {
         Ok(p) => p,
         Err(e) => {

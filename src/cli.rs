@@ -94,3 +94,46 @@ pub async fn start_listening(
     let _ = std::io::stdout().flush();
     server
 }
+
+/// A communicator for the client examples: with `--locator LOCATOR`
+/// (`tars.tarsregistry.QueryObj@tcp -h H -p P`), an object name without `@` is looked up in
+/// that registry; without it, the default communicator (proxy strings need `@endpoints`).
+pub fn communicator() -> tars_core::client::Communicator {
+    use tars_core::client::{ClientConfig, Communicator};
+    match flag("locator") {
+        Some(locator) => Communicator::with_config(ClientConfig {
+            locator: Some(locator),
+            ..ClientConfig::default()
+        }),
+        None => Communicator::new(),
+    }
+}
+
+/// `target` as `Obj@endpoints`: unchanged when it has `@`, else looked up once in the
+/// registry of `--locator` (`findObjectByIdInSameGroup`). Exits with status 2 and a message
+/// when that fails.
+pub async fn resolve_target(program: &str, target: &str) -> String {
+    if target.contains('@') {
+        return target.to_string();
+    }
+    let comm = communicator();
+    let Some(resolver) = comm.resolver() else {
+        eprintln!("{program}: `{target}` has no `@endpoints` and no --locator was given");
+        std::process::exit(2);
+    };
+    let scope = tars_core::client::ResolveScope::SameGroup;
+    match resolver.resolve(target, &scope).await {
+        Ok(found) if !found.active.is_empty() => {
+            let eps: Vec<String> = found.active.iter().map(|e| e.to_string()).collect();
+            format!("{target}@{}", eps.join(":"))
+        }
+        Ok(_) => {
+            eprintln!("{program}: the registry lists no active endpoint of {target}");
+            std::process::exit(2);
+        }
+        Err(e) => {
+            eprintln!("{program}: looking up {target}: {e}");
+            std::process::exit(2);
+        }
+    }
+}

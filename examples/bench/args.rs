@@ -9,7 +9,7 @@ use tars_rs::cli;
 use tars_rs::demo::quickstart::HELLO_OBJ;
 
 pub const USAGE: &str = "usage:
-  bench rpc [OBJ@ENDPOINTS] [--payload B] [--connections C] [--in-flight N] [--seconds S] [--rate R] [--raw] [--vs-baseline]
+  bench rpc [OBJ@ENDPOINTS | OBJ --locator LOCATOR] [--empty-layers N] [--payload B] [--connections C] [--in-flight N] [--seconds S] [--rate R] [--raw] [--vs-baseline]
   bench baseline [--payload B] [--connections C] [--in-flight N] [--seconds S] [--rate R]
   bench push [--clients K] [--rate R] [--seconds S] [--target OBJ@EP] [--burst]
   bench conns --count N --pid PID [--target HOST:PORT] [--obj OBJ]
@@ -30,6 +30,8 @@ const VALUE_FLAGS: &[&str] = &[
     "warmup",
     "obj",
     "drain",
+    "locator",
+    "empty-layers",
 ];
 
 /// The arguments that are neither flags nor flag values: the mode, then its target.

@@ -34,7 +34,8 @@ pub fn main(rt: &tokio::runtime::Runtime) {
     let raw = cli::switch("raw");
     let mut local = None;
     let target = match positionals().get(1) {
-        Some(t) => t.clone(),
+        // An object name without `@` is looked up once through `--locator`.
+        Some(t) => rt.block_on(cli::resolve_target("bench", t)),
         None => {
             let (srv, server, _) = serve_in_process();
             let port = server.endpoint(HELLO_OBJ).expect("bound").port;

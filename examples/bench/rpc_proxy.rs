@@ -9,6 +9,13 @@ use std::time::{Duration, Instant};
 use tars_core::prelude::*;
 use tars_rs::demo::quickstart::HelloProxy;
 
+/// A layer that does nothing (`--empty-layers N` measures what the layer hook costs).
+struct EmptyLayer;
+
+impl tars_core::client::CallLayer for EmptyLayer {
+    fn after(&self, _: &tars_core::client::CallInfo<'_>, _: &tars_core::client::CallOutcome<'_>) {}
+}
+
 /// Measures `testHello` through a [`HelloProxy`] per connection to `target` (`OBJ@ENDPOINTS`).
 pub async fn rpc_proxy(target: &str, load: Load) -> Report {
     let request = "x".repeat(load.payload);
@@ -16,6 +23,9 @@ pub async fn rpc_proxy(target: &str, load: Load) -> Report {
     for _ in 0..load.connections {
         // One communicator per connection: each has its own connection to the endpoint.
         let comm = Communicator::new();
+        for _ in 0..tars_rs::cli::number_flag("empty-layers", 0usize) {
+            comm.add_layer(EmptyLayer);
+        }
         let proxy: HelloProxy = comm.string_to_proxy(target).unwrap_or_else(|e| fail(e));
         let (_, echoed) = proxy
             .test_hello(&request)
