@@ -406,3 +406,48 @@ async fn a_layer_sees_every_call_with_a_static_resolver() {
     assert!(matches!(err, TarsError::NoEndpoint(_)), "{err}");
     server.shutdown().await;
 }
+
+/// Counts servant calls by function, with their result.
+#[derive(Default)]
+struct ServerSeen(Mutex<Vec<(String, bool)>>);
+
+struct ServerRecorder(Arc<ServerSeen>);
+
+impl tars_core::server::ServantLayer for ServerRecorder {
+    fn after(&self, current: &Current, _: Duration, result: Result<(), &TarsError>) {
+        let mut seen = self.0 .0.lock().unwrap();
+        seen.push((current.func_name().to_string(), result.is_ok()));
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_server_layer_sees_every_servant_call() {
+    let seen = Arc::new(ServerSeen::default());
+    let server = Server::builder()
+        .layer(ServerRecorder(seen.clone()))
+        .servant(
+            HELLO_OBJ,
+            "tcp -h 127.0.0.1 -p 0",
+            HelloServant::new(HelloImpl::default()),
+        )
+        .start()
+        .await
+        .unwrap();
+    let port = server.endpoint(HELLO_OBJ).unwrap().port;
+    let comm = Communicator::new();
+    let proxy: HelloProxy = comm
+        .string_to_proxy(&format!("{HELLO_OBJ}@tcp -h 127.0.0.1 -p {port}"))
+        .unwrap();
+    within("calls", async {
+        proxy.say_hello("a").await.unwrap();
+        proxy.add(1, 2).await.unwrap();
+        let raw = proxy.servant_proxy();
+        assert!(raw.invoke("noSuchFunc", raw.params_writer()).await.is_err());
+    })
+    .await;
+    let seen = seen.0.lock().unwrap().clone();
+    let want = [("sayHello", true), ("add", true), ("noSuchFunc", false)];
+    let want: Vec<(String, bool)> = want.iter().map(|(f, ok)| (f.to_string(), *ok)).collect();
+    assert_eq!(seen, want);
+    server.shutdown().await;
+}

@@ -17,6 +17,7 @@ mod connection;
 mod current;
 mod gate;
 mod handshake;
+mod layer;
 mod limit;
 mod raw;
 mod registry;
@@ -24,6 +25,7 @@ mod servant;
 
 pub use current::{push_frame, CloseReason, Current};
 pub use gate::{AdapterOptions, AdapterState};
+pub use layer::ServantLayer;
 pub use raw::{PacketParser, Parsed, RawServant};
 pub use registry::{BroadcastReport, CurrentRegistry};
 pub use servant::{BoxFuture, Servant};
@@ -130,9 +132,17 @@ pub struct ServerBuilder {
     config: ServerConfig,
     adapters: Vec<AdapterSpec>,
     options: std::collections::HashMap<String, AdapterOptions>,
+    layers: Vec<Arc<dyn ServantLayer>>,
 }
 
 impl ServerBuilder {
+    /// Adds a layer around every TARS servant call of this server (after those added
+    /// before it). Without layers servants are called directly.
+    pub fn layer(mut self, layer: impl ServantLayer) -> Self {
+        self.layers.push(Arc::new(layer));
+        self
+    }
+
     /// Replaces the configuration.
     pub fn config(mut self, config: ServerConfig) -> Self {
         self.config = config;
@@ -211,6 +221,7 @@ impl ServerBuilder {
         let mut bound = Vec::new();
         let mut listeners = Vec::new();
         let mut options = self.options;
+        let layers: Arc<[Arc<dyn ServantLayer>]> = self.layers.into();
         let mut gates = Vec::new();
         for spec in self.adapters {
             let mut endpoint: Endpoint = spec.endpoint.parse()?;
@@ -238,6 +249,14 @@ impl ServerBuilder {
             let name: Arc<str> = spec.name.into();
             match spec.kind {
                 AdapterKind::Tars(servant) => {
+                    let servant: Arc<dyn Servant> = if layers.is_empty() {
+                        servant
+                    } else {
+                        Arc::new(layer::Layered {
+                            inner: servant,
+                            layers: layers.clone(),
+                        })
+                    };
                     let adapter = Arc::new(TarsAdapter {
                         servant_name: name.clone(),
                         servant,
@@ -404,6 +423,7 @@ impl Server {
             config: ServerConfig::default(),
             adapters: Vec::new(),
             options: Default::default(),
+            layers: Vec::new(),
         }
     }
 
