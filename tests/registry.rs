@@ -125,10 +125,13 @@ impl FakeRegistry {
     }
 }
 
-/// A layer recording each call: function, the endpoint's port, result.
+/// One call seen by the layer: function, the endpoint's port, result.
+type Seen = (String, Option<u16>, Result<i32, String>);
+
+/// A layer recording each call.
 #[derive(Default)]
 struct Recorder {
-    calls: Mutex<Vec<(String, Option<u16>, Result<i32, String>)>>,
+    calls: Mutex<Vec<Seen>>,
 }
 
 impl Recorder {

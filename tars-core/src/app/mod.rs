@@ -131,6 +131,10 @@ impl Application {
         let comm = Communicator::with_config(ClientConfig {
             invoke_timeout: settings.client.invoke_timeout,
             connect_timeout: settings.client.connect_timeout,
+            locator: settings.client.locator.clone(),
+            refresh_endpoint_interval: settings.client.refresh_endpoint_interval,
+            set_division: (!settings.set_division.is_empty())
+                .then(|| settings.set_division.clone()),
             ..ClientConfig::default()
         });
         Ok(Application {

@@ -14,11 +14,11 @@ pub const VERSION: &str = concat!("tars-rs ", env!("CARGO_PKG_VERSION"));
 /// The adapter name TarsCpp gives the admin adapter in heartbeats.
 pub const ADMIN_ADAPTER: &str = "AdminAdapter";
 
-/// A proxy for `obj`, or `None` (with a warning) when it names no endpoint: resolving
-/// objects through the registry (`locator`) is not implemented.
+/// A proxy for `obj`, or `None` (with a warning) when it names no endpoint and no locator is
+/// configured (with one, `obj` is looked up in the registry).
 fn direct<P: Proxy>(comm: &Communicator, what: &str, obj: &str) -> Option<P> {
-    if !obj.contains('@') {
-        warn!("{what} `{obj}` has no endpoint and registry lookup is not implemented: not used");
+    if !obj.contains('@') && comm.resolver().is_none() {
+        warn!("{what} `{obj}` has no endpoint and no locator is configured: not used");
         return None;
     }
     match comm.string_to_proxy::<P>(obj) {

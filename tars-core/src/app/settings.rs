@@ -53,8 +53,10 @@ pub struct AdapterSettings {
 /// The `/tars/application/client` settings used by the application's communicator.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct ClientSettings {
-    /// `locator`: the registry's QueryObj (kept for the registry client; not resolved yet).
+    /// `locator`: the registry's QueryObj; objects named without `@` are looked up there.
     pub locator: Option<String>,
+    /// `refresh-endpoint-interval` (ms, default 60000): how often such lookups are redone.
+    pub refresh_endpoint_interval: Duration,
     /// `sync-invoke-timeout` (ms, default 3000): the default call timeout.
     pub invoke_timeout: Duration,
     /// `connect-timeout` (ms, default 1500).
@@ -179,6 +181,11 @@ impl Settings {
             adapters: Vec::new(),
             client: ClientSettings {
                 locator: opt(cfg, &format!("{CLIENT}<locator>")),
+                refresh_endpoint_interval: millis(
+                    cfg,
+                    &format!("{CLIENT}<refresh-endpoint-interval>"),
+                    60_000,
+                ),
                 invoke_timeout: millis(cfg, &format!("{CLIENT}<sync-invoke-timeout>"), 3000),
                 connect_timeout: millis(cfg, &format!("{CLIENT}<connect-timeout>"), 1500),
                 stat: opt(cfg, &format!("{CLIENT}<stat>")),

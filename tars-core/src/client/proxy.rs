@@ -193,7 +193,8 @@ impl ServantProxy {
         let Some(layers) = self.object.layers.get() else {
             // The whole call, connecting included, ends at its deadline whatever the
             // connection's task does.
-            let call = self.call_until(func, buffer, version, request_id, timeout, deadline, None);
+            let call =
+                self.call_until(func, buffer, version, request_id, (timeout, deadline), None);
             return match tokio::time::timeout_at(deadline, call).await {
                 Ok(result) => result,
                 Err(_) => Err(TarsError::Timeout(timeout.as_millis() as u64)),
@@ -213,8 +214,7 @@ impl ServantProxy {
             buffer,
             version,
             request_id,
-            timeout,
-            deadline,
+            (timeout, deadline),
             Some(&mut endpoint),
         );
         let result = match tokio::time::timeout_at(deadline, call).await {
@@ -242,8 +242,7 @@ impl ServantProxy {
         buffer: Bytes,
         version: i16,
         request_id: Option<i32>,
-        timeout: Duration,
-        deadline: Instant,
+        (timeout, deadline): (Duration, Instant),
         picked: Option<&mut Option<Endpoint>>,
     ) -> TarsResult<Option<ResponsePacket>> {
         let conn = match &self.options.bound {
