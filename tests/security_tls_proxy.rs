@@ -64,9 +64,7 @@ fn config(tls: ClientTls) -> ClientConfig {
 
 fn hello_proxy(config: ClientConfig, port: u16) -> HelloProxy {
     Communicator::with_config(config)
-        .string_to_proxy(&format!(
-            "{HELLO_OBJ}@ssl -h 127.0.0.1 -p {port} -t 60000"
-        ))
+        .string_to_proxy(&format!("{HELLO_OBJ}@ssl -h 127.0.0.1 -p {port} -t 60000"))
         .unwrap()
 }
 
@@ -173,10 +171,7 @@ async fn mutual_tls_through_the_communicator() {
         let without = hello_proxy(config(trusting(&ca, TlsVerify::Hostname)), port);
         for attempt in 0..2 {
             let e = failure(without.say_hello("x").await);
-            assert!(
-                e.contains("CertificateRequired"),
-                "#{attempt}: {e}"
-            );
+            assert!(e.contains("CertificateRequired"), "#{attempt}: {e}");
         }
         // A certificate from another CA is refused as well.
         let other = make_ca("another ca");
@@ -207,7 +202,9 @@ async fn tls_with_ak_sk_serves_calls_and_pushes_through_the_communicator() {
         let servant = push::PushServer::default();
         let server = Server::builder()
             .config(ServerConfig {
-                tls: Some(ServerTls::from_pem(chain.as_bytes(), key.as_bytes(), None, false).unwrap()),
+                tls: Some(
+                    ServerTls::from_pem(chain.as_bytes(), key.as_bytes(), None, false).unwrap(),
+                ),
                 auth: Some(AuthKey::new(AK, SK)),
                 handshake_timeout: Duration::from_secs(30),
                 ..ServerConfig::default()
@@ -221,7 +218,10 @@ async fn tls_with_ak_sk_serves_calls_and_pushes_through_the_communicator() {
             .await
             .unwrap();
         let port = server.endpoint(push::PUSH_OBJ).unwrap().port;
-        let target = format!("{}@ssl -h 127.0.0.1 -p {port} -t 60000 -e 1", push::PUSH_OBJ);
+        let target = format!(
+            "{}@ssl -h 127.0.0.1 -p {port} -t 60000 -e 1",
+            push::PUSH_OBJ
+        );
 
         // The key per object (it takes precedence over a wrong client-wide one).
         let mut good = config(trusting(&ca, TlsVerify::ChainOnly));
@@ -239,13 +239,14 @@ async fn tls_with_ak_sk_serves_calls_and_pushes_through_the_communicator() {
         proxy
             .servant_proxy()
             .set_push_callback(push::PushPrxDispatcher::new(Forward(tx)));
-        let subscription = proxy
-            .servant_proxy()
-            .subscribe(SubscribeOptions::default(), |pinned| async move {
-                push::HelloProxy::from_servant_proxy(pinned)
-                    .register_push()
-                    .await
-            });
+        let subscription =
+            proxy
+                .servant_proxy()
+                .subscribe(SubscribeOptions::default(), |pinned| async move {
+                    push::HelloProxy::from_servant_proxy(pinned)
+                        .register_push()
+                        .await
+                });
         subscription.ready().await.unwrap();
         assert_eq!(servant.registry.len(), 1);
         for i in 0..3 {
