@@ -6,8 +6,8 @@
 mod common;
 
 use bytes::{Bytes, BytesMut};
+use common::certs::{leaf, make_ca};
 use common::within;
-use rcgen::{BasicConstraints, CertificateParams, IsCa, KeyPair};
 use std::collections::BTreeMap;
 use tars_core::prelude::*;
 use tars_core::protocol::{
@@ -18,37 +18,6 @@ use tars_core::tls::{ClientTls, ServerTls, TlsVerify};
 use tars_rs::demo::hello::{HelloImpl, HelloServant, HELLO_OBJ};
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use tokio::net::TcpStream;
-
-struct Ca {
-    cert: rcgen::Certificate,
-    key: KeyPair,
-}
-
-fn make_ca(name: &str) -> Ca {
-    let mut params = CertificateParams::new(Vec::<String>::new()).unwrap();
-    params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
-    params
-        .distinguished_name
-        .push(rcgen::DnType::CommonName, name);
-    let key = KeyPair::generate().unwrap();
-    Ca {
-        cert: params.self_signed(&key).unwrap(),
-        key,
-    }
-}
-
-/// A leaf for `names`, issued by `ca`: (chain PEM, key PEM).
-fn leaf(ca: &Ca, names: &[&str], expired: bool) -> (String, String) {
-    let mut params =
-        CertificateParams::new(names.iter().map(|s| s.to_string()).collect::<Vec<_>>()).unwrap();
-    if expired {
-        params.not_before = rcgen::date_time_ymd(2001, 1, 1);
-        params.not_after = rcgen::date_time_ymd(2002, 1, 1);
-    }
-    let key = KeyPair::generate().unwrap();
-    let cert = params.signed_by(&key, &ca.cert, &ca.key).unwrap();
-    (cert.pem(), key.serialize_pem())
-}
 
 async fn tls_server(tls: ServerTls) -> (tars_core::Server, u16) {
     let server = Server::builder()

@@ -2,6 +2,7 @@
 //! print `listening tcp -h H -p PORT`, and the Tars.js peer from npm.
 #![allow(dead_code)]
 
+pub mod certs;
 pub mod conn;
 
 use std::io::{BufRead, BufReader};

@@ -18,6 +18,7 @@
 //! ```
 
 mod admin;
+pub mod client_keys;
 pub mod commands;
 pub mod framework;
 pub mod logging;
@@ -128,7 +129,7 @@ impl Application {
     /// The application of a parsed config (`file` names it in messages).
     pub fn from_config(config: Config, file: &str) -> Result<Application, AppError> {
         let settings = Settings::from_config(&config, file)?;
-        let comm = Communicator::with_config(ClientConfig {
+        let mut client = ClientConfig {
             invoke_timeout: settings.client.invoke_timeout,
             connect_timeout: settings.client.connect_timeout,
             locator: settings.client.locator.clone(),
@@ -136,7 +137,9 @@ impl Application {
             set_division: (!settings.set_division.is_empty())
                 .then(|| settings.set_division.clone()),
             ..ClientConfig::default()
-        });
+        };
+        settings.client.security.apply(&mut client)?;
+        let comm = Communicator::with_config(client);
         Ok(Application {
             settings,
             config,

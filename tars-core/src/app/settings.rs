@@ -65,6 +65,8 @@ pub struct ClientSettings {
     pub stat: Option<String>,
     /// `property`: the property object (read; not used yet).
     pub property: Option<String>,
+    /// TLS and AK/SK keys, client-wide and per object sub-domain.
+    pub security: super::client_keys::ClientSecurity,
 }
 
 /// Everything read from a server config file.
@@ -190,6 +192,10 @@ impl Settings {
                 connect_timeout: millis(cfg, &format!("{CLIENT}<connect-timeout>"), 1500),
                 stat: opt(cfg, &format!("{CLIENT}<stat>")),
                 property: opt(cfg, &format!("{CLIENT}<property>")),
+                security: match cfg.domain(CLIENT) {
+                    Some(d) => super::client_keys::ClientSecurity::from_domain(d, file)?,
+                    None => Default::default(),
+                },
             },
         };
         if let Some(local) = &settings.local {

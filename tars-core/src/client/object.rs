@@ -446,9 +446,9 @@ impl ObjectProxy {
         if let Some(conn) = slot.live() {
             return Ok(conn);
         }
-        if slot.endpoint.protocol != Transport::Tcp {
+        if slot.endpoint.protocol == Transport::Udp {
             return Err(TarsError::InvalidEndpoint(format!(
-                "{}: only tcp endpoints can be called",
+                "{}: only tcp and ssl endpoints can be called",
                 slot.endpoint
             )));
         }
