@@ -6,40 +6,17 @@
 mod common;
 
 use bytes::{Bytes, BytesMut};
-use common::certs::{leaf, make_ca};
+use common::certs::{leaf, make_ca, tls_hello_server};
 use common::within;
 use std::collections::BTreeMap;
 use tars_core::prelude::*;
 use tars_core::protocol::{
     encode_frame, ParamsWriter, RequestPacket, ResponsePacket, TARS_VERSION,
 };
-use tars_core::server::{AdapterOptions, ServerConfig};
 use tars_core::tls::{ClientTls, ServerTls, TlsVerify};
 use tars_rs::demo::hello::{HelloImpl, HelloServant, HELLO_OBJ};
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use tokio::net::TcpStream;
-
-async fn tls_server(tls: ServerTls) -> (tars_core::Server, u16) {
-    let server = Server::builder()
-        .config(ServerConfig::default())
-        .adapter_options(
-            HELLO_OBJ,
-            AdapterOptions {
-                tls: Some(tls),
-                ..AdapterOptions::default()
-            },
-        )
-        .servant(
-            HELLO_OBJ,
-            "ssl -h 127.0.0.1 -p 0 -t 60000",
-            HelloServant::new(HelloImpl::default()),
-        )
-        .start()
-        .await
-        .unwrap();
-    let port = server.endpoint(HELLO_OBJ).unwrap().port;
-    (server, port)
-}
 
 fn say_hello() -> Bytes {
     let mut w = ParamsWriter::new(TARS_VERSION);
@@ -85,9 +62,10 @@ async fn calls_over_ssl_with_the_name_checked_and_chain_only() {
     within("the test", async {
         let ca = make_ca("test ca");
         let (chain, key) = leaf(&ca, &["localhost", "127.0.0.1"], false);
-        let (server, port) =
-            tls_server(ServerTls::from_pem(chain.as_bytes(), key.as_bytes(), None, false).unwrap())
-                .await;
+        let (server, port) = tls_hello_server(
+            ServerTls::from_pem(chain.as_bytes(), key.as_bytes(), None, false).unwrap(),
+        )
+        .await;
         let ca_pem = ca.cert.pem();
         for verify in [TlsVerify::Hostname, TlsVerify::ChainOnly] {
             let client = ClientTls::from_pem(ca_pem.as_bytes(), None, verify).unwrap();
@@ -106,9 +84,10 @@ async fn a_name_mismatch_fails_by_default_and_passes_chain_only() {
         let ca = make_ca("test ca");
         // TarsCpp deployments often use certificates that name some other host.
         let (chain, key) = leaf(&ca, &["some-other-host.example"], false);
-        let (server, port) =
-            tls_server(ServerTls::from_pem(chain.as_bytes(), key.as_bytes(), None, false).unwrap())
-                .await;
+        let (server, port) = tls_hello_server(
+            ServerTls::from_pem(chain.as_bytes(), key.as_bytes(), None, false).unwrap(),
+        )
+        .await;
         let ca_pem = ca.cert.pem();
         let strict = ClientTls::from_pem(ca_pem.as_bytes(), None, TlsVerify::Hostname).unwrap();
         let e = dial(&strict, "127.0.0.1", port)
@@ -130,9 +109,10 @@ async fn a_wrong_ca_and_an_expired_certificate_fail_the_handshake() {
         let ca = make_ca("test ca");
         let other = make_ca("another ca");
         let (chain, key) = leaf(&ca, &["localhost"], false);
-        let (server, port) =
-            tls_server(ServerTls::from_pem(chain.as_bytes(), key.as_bytes(), None, false).unwrap())
-                .await;
+        let (server, port) = tls_hello_server(
+            ServerTls::from_pem(chain.as_bytes(), key.as_bytes(), None, false).unwrap(),
+        )
+        .await;
         let wrong =
             ClientTls::from_pem(other.cert.pem().as_bytes(), None, TlsVerify::ChainOnly).unwrap();
         let e = dial(&wrong, "localhost", port)
@@ -143,9 +123,10 @@ async fn a_wrong_ca_and_an_expired_certificate_fail_the_handshake() {
         server.shutdown().await;
 
         let (chain, key) = leaf(&ca, &["localhost"], true);
-        let (server, port) =
-            tls_server(ServerTls::from_pem(chain.as_bytes(), key.as_bytes(), None, false).unwrap())
-                .await;
+        let (server, port) = tls_hello_server(
+            ServerTls::from_pem(chain.as_bytes(), key.as_bytes(), None, false).unwrap(),
+        )
+        .await;
         let client =
             ClientTls::from_pem(ca.cert.pem().as_bytes(), None, TlsVerify::ChainOnly).unwrap();
         let e = dial(&client, "localhost", port)
@@ -171,7 +152,7 @@ async fn mutual_tls_needs_a_client_certificate_from_the_ca() {
             true,
         )
         .unwrap();
-        let (server, port) = tls_server(tls).await;
+        let (server, port) = tls_hello_server(tls).await;
         let (client_chain, client_key) = leaf(&ca, &["client"], false);
         let with_cert = ClientTls::from_pem(
             ca_pem.as_bytes(),
@@ -216,9 +197,10 @@ async fn a_plain_tcp_client_on_a_tls_port_is_closed() {
     within("the test", async {
         let ca = make_ca("test ca");
         let (chain, key) = leaf(&ca, &["localhost"], false);
-        let (server, port) =
-            tls_server(ServerTls::from_pem(chain.as_bytes(), key.as_bytes(), None, false).unwrap())
-                .await;
+        let (server, port) = tls_hello_server(
+            ServerTls::from_pem(chain.as_bytes(), key.as_bytes(), None, false).unwrap(),
+        )
+        .await;
         let mut s = TcpStream::connect(("127.0.0.1", port)).await.unwrap();
         // A TARS frame is not a ClientHello: the server answers with an alert at most, then
         // closes; it never answers the call.

@@ -5,15 +5,15 @@
 
 mod common;
 
-use common::certs::{leaf, make_ca, Ca};
+use common::certs::{leaf, make_ca, tls_hello_server, Ca};
 use common::within;
 use std::time::Duration;
 use tars_core::auth::AuthKey;
 use tars_core::client::{ClientConfig, ObjectSecurity, SubscribeOptions};
 use tars_core::prelude::*;
-use tars_core::server::{AdapterOptions, ServerConfig};
+use tars_core::server::ServerConfig;
 use tars_core::tls::{ClientTls, ServerTls, TlsVerify};
-use tars_rs::demo::hello::{HelloImpl, HelloProxy, HelloServant, HELLO_OBJ};
+use tars_rs::demo::hello::{HelloProxy, HELLO_OBJ};
 use tars_rs::demo::push_callback as push;
 use tokio::sync::mpsc;
 
@@ -31,24 +31,7 @@ async fn hello_server(ca: &Ca, names: &[&str], mutual: bool) -> (Server, u16) {
         mutual,
     )
     .unwrap();
-    let server = Server::builder()
-        .adapter_options(
-            HELLO_OBJ,
-            AdapterOptions {
-                tls: Some(tls),
-                ..AdapterOptions::default()
-            },
-        )
-        .servant(
-            HELLO_OBJ,
-            "ssl -h 127.0.0.1 -p 0 -t 60000",
-            HelloServant::new(HelloImpl::default()),
-        )
-        .start()
-        .await
-        .unwrap();
-    let port = server.endpoint(HELLO_OBJ).unwrap().port;
-    (server, port)
+    tls_hello_server(tls).await
 }
 
 /// Client settings with `tls` client-wide; generous timeouts (the machine is shared), so a

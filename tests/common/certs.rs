@@ -41,3 +41,26 @@ pub fn leaf(ca: &Ca, names: &[&str], expired: bool) -> (String, String) {
     let cert = params.signed_by(&key, &ca.cert, &ca.key).unwrap();
     (cert.pem(), key.serialize_pem())
 }
+
+/// A `Test.HelloServer.HelloObj` server on `ssl -h 127.0.0.1 -p 0 -t 60000` with `tls`; its port.
+pub async fn tls_hello_server(tls: tars_core::tls::ServerTls) -> (tars_core::Server, u16) {
+    use tars_rs::demo::hello::{HelloImpl, HelloServant, HELLO_OBJ};
+    let server = tars_core::Server::builder()
+        .adapter_options(
+            HELLO_OBJ,
+            tars_core::server::AdapterOptions {
+                tls: Some(tls),
+                ..Default::default()
+            },
+        )
+        .servant(
+            HELLO_OBJ,
+            "ssl -h 127.0.0.1 -p 0 -t 60000",
+            HelloServant::new(HelloImpl::default()),
+        )
+        .start()
+        .await
+        .unwrap();
+    let port = server.endpoint(HELLO_OBJ).unwrap().port;
+    (server, port)
+}
