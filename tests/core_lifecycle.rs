@@ -23,33 +23,59 @@ const EVENT: Duration = Duration::from_secs(20);
 struct IgnorePushes;
 impl PushPrxCallback for IgnorePushes {}
 
-/// A server with the push servant and `Hello`, both on `-t 0`, reporting every close.
-async fn server() -> (
-    Server,
-    PushServer,
-    u16,
-    u16,
-    mpsc::UnboundedReceiver<Closed>,
-) {
+/// Two servers sharing one push servant (one registry), both on `-t 0`, reporting every
+/// close: the first also serves `Hello`. Two push endpoints give the subscription two
+/// connections (a proxy string naming one endpoint twice counts it once).
+struct Servers {
+    servers: [Server; 2],
+    pusher: PushServer,
+    push_ports: [u16; 2],
+    hello_port: u16,
+}
+
+impl Servers {
+    async fn shutdown(self) {
+        for server in self.servers {
+            server.shutdown().await;
+        }
+    }
+}
+
+async fn server() -> (Servers, mpsc::UnboundedReceiver<Closed>) {
     let (tx, closes) = mpsc::unbounded_channel();
     let pusher = PushServer::default();
-    let server = Server::builder()
-        .servant(
-            PUSH_OBJ,
-            "tcp -h 127.0.0.1 -p 0 -t 0",
-            RecordCloses::with_sender(push_callback::HelloServant::new(pusher.clone()), tx.clone()),
-        )
+    let push_servant =
+        || RecordCloses::with_sender(push_callback::HelloServant::new(pusher.clone()), tx.clone());
+    let first = Server::builder()
+        .servant(PUSH_OBJ, "tcp -h 127.0.0.1 -p 0 -t 0", push_servant())
         .servant(
             HELLO_OBJ,
             "tcp -h 127.0.0.1 -p 0 -t 0",
-            RecordCloses::with_sender(hello::HelloServant::new(hello::HelloImpl::default()), tx),
+            RecordCloses::with_sender(
+                hello::HelloServant::new(hello::HelloImpl::default()),
+                tx.clone(),
+            ),
         )
         .start()
         .await
         .expect("server starts");
-    let push_port = server.endpoint(PUSH_OBJ).unwrap().port;
-    let hello_port = server.endpoint(HELLO_OBJ).unwrap().port;
-    (server, pusher, push_port, hello_port, closes)
+    let second = Server::builder()
+        .servant(PUSH_OBJ, "tcp -h 127.0.0.1 -p 0 -t 0", push_servant())
+        .start()
+        .await
+        .expect("second server starts");
+    let push_ports = [
+        first.endpoint(PUSH_OBJ).unwrap().port,
+        second.endpoint(PUSH_OBJ).unwrap().port,
+    ];
+    let hello_port = first.endpoint(HELLO_OBJ).unwrap().port;
+    let servers = Servers {
+        servers: [first, second],
+        pusher,
+        push_ports,
+        hello_port,
+    };
+    (servers, closes)
 }
 
 /// What one communicator holds: a push proxy subscribed on two endpoints (two connections,
@@ -61,11 +87,13 @@ struct Client {
     hello: hello::HelloProxy,
 }
 
-async fn client(pusher: &PushServer, push_port: u16, hello_port: u16) -> Client {
+async fn client(servers: &Servers) -> Client {
+    let (pusher, [p1, p2], hello_port) = (&servers.pusher, servers.push_ports, servers.hello_port);
     let comm = Communicator::new();
-    let ep = format!("tcp -h 127.0.0.1 -p {push_port}");
     let push: push_callback::HelloProxy = comm
-        .string_to_proxy(&format!("{PUSH_OBJ}@{ep}:{ep}"))
+        .string_to_proxy(&format!(
+            "{PUSH_OBJ}@tcp -h 127.0.0.1 -p {p1}:tcp -h 127.0.0.1 -p {p2}"
+        ))
         .unwrap();
     push.servant_proxy()
         .set_push_callback(PushPrxDispatcher::new(IgnorePushes));
@@ -109,8 +137,8 @@ async fn closes_of(rx: &mut mpsc::UnboundedReceiver<Closed>, n: usize) -> Vec<u6
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn dropping_communicator_proxies_and_subscription_closes_the_connections() {
-    let (server, pusher, push_port, hello_port, mut closes) = server().await;
-    let c = client(&pusher, push_port, hello_port).await;
+    let (servers, mut closes) = server().await;
+    let c = client(&servers).await;
     // The proxies keep the connections: dropping only the communicator closes nothing.
     drop(c.comm);
     assert_eq!(c.hello.say_hello("y").await.unwrap().1, "hello y");
@@ -119,8 +147,11 @@ async fn dropping_communicator_proxies_and_subscription_closes_the_connections()
     drop(c.push);
     drop(c.hello);
     let uids = closes_of(&mut closes, 3).await;
-    eventually("the registry is empty", || pusher.registry.is_empty()).await;
-    server.shutdown().await;
+    eventually("the registry is empty", || {
+        servers.pusher.registry.is_empty()
+    })
+    .await;
+    servers.shutdown().await;
     let late = drain(&mut closes);
     assert!(
         late.is_empty(),
@@ -130,11 +161,11 @@ async fn dropping_communicator_proxies_and_subscription_closes_the_connections()
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn communicator_shutdown_closes_the_connections() {
-    let (server, pusher, push_port, hello_port, mut closes) = server().await;
-    let c = client(&pusher, push_port, hello_port).await;
+    let (servers, mut closes) = server().await;
+    let c = client(&servers).await;
     c.comm.shutdown();
     let uids = closes_of(&mut closes, 3).await;
-    eventually("the registry is empty", || pusher.registry.is_empty()).await;
+    eventually("the registry is empty", || servers.pusher.registry.is_empty()).await;
     // Later calls fail at once; nothing reconnects.
     for result in [
         c.hello.say_hello("after").await.map(|_| ()),
@@ -146,7 +177,7 @@ async fn communicator_shutdown_closes_the_connections() {
         );
     }
     drop(c.subscription);
-    server.shutdown().await;
+    servers.shutdown().await;
     let late = drain(&mut closes);
     assert!(
         late.is_empty(),
