@@ -61,10 +61,16 @@ pub struct ClientSettings {
     pub invoke_timeout: Duration,
     /// `connect-timeout` (ms, default 1500).
     pub connect_timeout: Duration,
-    /// `stat`: the stat object (read; stat reports are not sent yet).
+    /// `stat`: the stat object; calls are reported there (StatF).
     pub stat: Option<String>,
-    /// `property`: the property object (read; not used yet).
+    /// `property`: the property object; [`Communicator::property`] values go there.
+    ///
+    /// [`Communicator::property`]: crate::client::Communicator::property
     pub property: Option<String>,
+    /// `report-interval` (ms, default 60000): how often stats and properties are sent.
+    pub report_interval: Duration,
+    /// `max-report-size` (default 1400; 500..=1400): the largest estimated report packet.
+    pub max_report_size: usize,
 }
 
 /// Everything read from a server config file.
@@ -190,6 +196,8 @@ impl Settings {
                 connect_timeout: millis(cfg, &format!("{CLIENT}<connect-timeout>"), 1500),
                 stat: opt(cfg, &format!("{CLIENT}<stat>")),
                 property: opt(cfg, &format!("{CLIENT}<property>")),
+                report_interval: millis(cfg, &format!("{CLIENT}<report-interval>"), 60_000),
+                max_report_size: cfg.get_or(&format!("{CLIENT}<max-report-size>"), 1400usize),
             },
         };
         if let Some(local) = &settings.local {
