@@ -214,6 +214,14 @@ impl Communicator {
         }
     }
 
+    /// Sends the stat and property reports of the current interval now (one-way) and
+    /// starts a new interval; nothing without `config.stat` or `config.property`.
+    pub async fn report_now(&self) {
+        if let Some(reports) = &self.inner.reports {
+            reports.send().await;
+        }
+    }
+
     /// The property `name` (one per name and communicator): its values go to
     /// `config.property` each report interval; without one they are dropped.
     pub fn property(&self, name: &str) -> Property {

@@ -14,7 +14,7 @@ use crate::framework::tars::{
 };
 use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Mutex, Weak};
+use std::sync::{Arc, Mutex, OnceLock, Weak};
 use std::time::Duration;
 use tokio_util::sync::CancellationToken;
 
@@ -140,6 +140,7 @@ pub(crate) struct Reports {
     set: Option<[String; 3]>,
     stat: Mutex<StatMap>,
     properties: Mutex<BTreeMap<String, Arc<Mutex<PropertyData>>>>,
+    sender: OnceLock<Sender>,
 }
 
 impl std::fmt::Debug for Reports {
@@ -172,6 +173,7 @@ impl Reports {
             set,
             stat: Mutex::default(),
             properties: Mutex::default(),
+            sender: OnceLock::new(),
         }))
     }
 
@@ -186,7 +188,7 @@ impl Reports {
         };
         runtime.spawn(run(
             self.me.clone(),
-            self.config.clone(),
+            self.config.report_interval,
             self.shutdown.clone(),
         ));
     }
@@ -293,37 +295,46 @@ impl CallLayer for Reports {
     }
 }
 
-/// The report task: every interval, the stat packets and the property packets, one-way
-/// through a communicator of its own (without these reports); ends with the communicator.
-async fn run(reports: Weak<Reports>, config: ClientConfig, shutdown: CancellationToken) {
-    let interval = config.report_interval.max(Duration::from_millis(10));
-    let own = Communicator::with_config(ClientConfig {
-        stat: None,
-        property: None,
-        ..config.clone()
-    });
-    let proxy = |obj: &Option<String>| -> Option<crate::client::ServantProxy> {
-        let obj = obj.as_deref()?.trim();
-        match own.servant_proxy(obj) {
-            Ok(p) => Some(p.oneway().with_timeout(REPORT_TIMEOUT)),
-            Err(error) => {
-                tracing::warn!(obj, %error, "bad stat/property object: not reported");
-                None
+/// Where the reports go: proxies of a communicator of its own (without these reports, so
+/// sending them is not counted and holds nothing of the caller's communicator).
+struct Sender {
+    _own: Communicator,
+    stat: Option<StatFProxy>,
+    property: Option<PropertyFProxy>,
+}
+
+impl Sender {
+    fn new(config: &ClientConfig) -> Sender {
+        let own = Communicator::with_config(ClientConfig {
+            stat: None,
+            property: None,
+            ..config.clone()
+        });
+        let proxy = |obj: &Option<String>| -> Option<crate::client::ServantProxy> {
+            let obj = obj.as_deref()?.trim();
+            match own.servant_proxy(obj) {
+                Ok(p) => Some(p.oneway().with_timeout(REPORT_TIMEOUT)),
+                Err(error) => {
+                    tracing::warn!(obj, %error, "bad stat/property object: not reported");
+                    None
+                }
             }
+        };
+        Sender {
+            stat: proxy(&config.stat).map(StatFProxy::from_servant_proxy),
+            property: proxy(&config.property).map(PropertyFProxy::from_servant_proxy),
+            _own: own,
         }
-    };
-    let stat = proxy(&config.stat).map(StatFProxy::from_servant_proxy);
-    let property = proxy(&config.property).map(PropertyFProxy::from_servant_proxy);
-    let mut ticks = tokio::time::interval_at(tokio::time::Instant::now() + interval, interval);
-    loop {
-        tokio::select! {
-            _ = shutdown.cancelled() => break,
-            _ = ticks.tick() => {}
-        }
-        let Some(r) = reports.upgrade() else { break };
-        let (stats, props) = (r.take_stat(), r.take_properties());
-        drop(r);
-        if let Some(stat) = &stat {
+    }
+}
+
+impl Reports {
+    /// Sends the interval's stat packets and property packets, one-way, and starts a new
+    /// interval.
+    pub(crate) async fn send(&self) {
+        let sender = self.sender.get_or_init(|| Sender::new(&self.config));
+        let (stats, props) = (self.take_stat(), self.take_properties());
+        if let Some(stat) = &sender.stat {
             for packet in stats {
                 tracing::debug!(entries = packet.len(), "stat report");
                 if let Err(error) = stat.report_mic_msg(&packet, true).await {
@@ -331,7 +342,7 @@ async fn run(reports: Weak<Reports>, config: ClientConfig, shutdown: Cancellatio
                 }
             }
         }
-        if let Some(property) = &property {
+        if let Some(property) = &sender.property {
             for packet in props {
                 tracing::debug!(entries = packet.len(), "property report");
                 if let Err(error) = property.report_prop_msg(&packet).await {
@@ -340,7 +351,20 @@ async fn run(reports: Weak<Reports>, config: ClientConfig, shutdown: Cancellatio
             }
         }
     }
-    own.shutdown();
+}
+
+/// The report task: [`Reports::send`] every interval; ends with the communicator.
+async fn run(reports: Weak<Reports>, interval: Duration, shutdown: CancellationToken) {
+    let interval = interval.max(Duration::from_millis(10));
+    let mut ticks = tokio::time::interval_at(tokio::time::Instant::now() + interval, interval);
+    loop {
+        tokio::select! {
+            _ = shutdown.cancelled() => break,
+            _ = ticks.tick() => {}
+        }
+        let Some(r) = reports.upgrade() else { break };
+        r.send().await;
+    }
 }
 
 #[cfg(test)]
