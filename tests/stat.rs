@@ -157,6 +157,58 @@ fn cost(head: &Value) -> usize {
     .sum::<usize>()
 }
 
+/// Runs `tests/node/monitor_stat.js` on `calls` with our `head`'s values and compares its
+/// decoded report with ours field by field. Equal: the head, count, timeoutCount,
+/// execCount, totalRspTime, maxRspTime. Different by design (we follow TarsCpp):
+/// @tars/monitor reports minRspTime 0, counts a call of exactly a bound in that bound
+/// (`<=`, TarsCpp `<`), puts calls over 3000 ms in 3000, and buckets no failed call.
+fn compare_with_monitor(head: &Value, ours: &Body, calls: &[(&str, u128)]) {
+    let mut headers = head.clone();
+    let h = headers.as_object_mut().unwrap();
+    for drop in [
+        "returnValue",
+        "slaveSetName",
+        "slaveSetArea",
+        "slaveSetID",
+        "tarsVersion",
+    ] {
+        h.remove(drop);
+    }
+    h.insert("bFromClient".into(), Value::Bool(true));
+    let input = serde_json::json!({ "headers": headers, "calls": calls });
+    let out = node("monitor_stat.js", &[&input.to_string()])
+        .stderr(Stdio::null())
+        .output()
+        .expect("node runs");
+    assert!(out.status.success(), "monitor_stat.js failed");
+    let report: Value = serde_json::from_slice(&out.stdout).expect("one JSON line");
+    let entry = &report["entries"][0];
+    assert_eq!(&entry["head"], head, "the same head bytes");
+    let mut theirs = Body::default();
+    theirs.add(&entry["body"]);
+    assert_eq!(
+        (
+            theirs.count,
+            theirs.timeout,
+            theirs.exec,
+            theirs.total,
+            theirs.max
+        ),
+        (ours.count, ours.timeout, ours.exec, ours.total, ours.max),
+        "@tars/monitor {theirs:?} vs ours {ours:?}"
+    );
+    assert_eq!(theirs.min, 0, "@tars/monitor never reports a minimum");
+    let on_bound = calls
+        .iter()
+        .any(|(kind, t)| *kind == "success" && (STAT_BUCKETS.contains(&(*t as i32)) || *t > 3000));
+    if !on_bound {
+        let failed = calls.iter().filter(|(kind, _)| *kind != "success").count() as i64;
+        let mut buckets = ours.buckets.clone();
+        *buckets.get_mut(&5).unwrap() -= failed;
+        assert_eq!(theirs.buckets, buckets, "buckets apart from failed calls");
+    }
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn caller_stats_and_properties_reach_a_tarsjs_tarsstat() {
     let fake = FakeStat::start();
@@ -231,6 +283,7 @@ async fn caller_stats_and_properties_reach_a_tarsjs_tarsstat() {
     // Sum the packets of that report until every call is in them.
     let mut bodies: BTreeMap<String, Body> = BTreeMap::new();
     let mut props: BTreeMap<String, Value> = BTreeMap::new();
+    let mut heads: BTreeMap<String, Value> = BTreeMap::new();
     let calls_seen = |bodies: &BTreeMap<String, Body>| {
         bodies
             .values()
@@ -262,6 +315,7 @@ async fn caller_stats_and_properties_reach_a_tarsjs_tarsstat() {
                     for empty in ["slaveSetName", "slaveSetArea", "slaveSetID", "tarsVersion"] {
                         assert_eq!(head[empty], "", "{head}");
                     }
+                    heads.insert(func.clone(), head.clone());
                     bodies.entry(func).or_default().add(&entry["body"]);
                 }
             }
@@ -283,12 +337,12 @@ async fn caller_stats_and_properties_reach_a_tarsjs_tarsstat() {
         fake.lines.try_recv().is_err(),
         "one report, nothing more: the reports' own calls are not counted"
     );
-    let heads: Vec<&str> = bodies.keys().map(String::as_str).collect();
+    let funcs: Vec<&str> = bodies.keys().map(String::as_str).collect();
     let mut want = vec!["sayHello".to_string(), "slow".to_string()];
     want.extend((0..10).map(|i| format!("missing{i:02}")));
     want.sort();
     assert_eq!(
-        heads, want,
+        funcs, want,
         "one head per function; the reports' own calls are not counted"
     );
 
@@ -304,6 +358,20 @@ async fn caller_stats_and_properties_reach_a_tarsjs_tarsstat() {
     // buckets failed calls as 0 ms).
     assert_eq!(bodies["slow"], expected(&[None, None], 1));
     assert_eq!(bodies["missing03"], expected(&[None], 0));
+
+    // The same calls through @tars/monitor's stat encoder (what a Tars.js caller sends).
+    let slow: Vec<u128> = seen
+        .iter()
+        .filter(|(f, _, _)| f == "slow")
+        .map(|(_, t, _)| *t)
+        .collect();
+    let hello_calls: Vec<(&str, u128)> = hello.iter().map(|t| ("success", t.unwrap())).collect();
+    compare_with_monitor(&heads["sayHello"], &bodies["sayHello"], &hello_calls);
+    compare_with_monitor(
+        &heads["slow"],
+        &bodies["slow"],
+        &[("error", slow[0]), ("timeout", slow[1])],
+    );
 
     let policies = |name: &str| -> Vec<(String, String)> {
         props[name]
