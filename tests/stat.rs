@@ -73,9 +73,12 @@ impl FakeStat {
     }
 }
 
-/// The duration (ms) and result of each call, as every layer sees them.
+/// One call as a layer sees it: function, duration (ms), result.
+type Seen = (String, u128, Result<i32, String>);
+
+/// The duration and result of each call, as every layer sees them.
 #[derive(Default)]
-struct Durations(Mutex<Vec<(String, u128, Result<i32, String>)>>);
+struct Durations(Mutex<Vec<Seen>>);
 
 impl CallLayer for Durations {
     fn after(&self, call: &CallInfo<'_>, outcome: &CallOutcome<'_>) {
