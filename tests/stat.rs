@@ -82,6 +82,9 @@ struct Durations(Mutex<Vec<Seen>>);
 
 impl CallLayer for Durations {
     fn after(&self, call: &CallInfo<'_>, outcome: &CallOutcome<'_>) {
+        if call.oneway {
+            return;
+        }
         self.0.lock().unwrap().push((
             call.func.to_string(),
             outcome.duration.as_millis(),
@@ -258,6 +261,8 @@ async fn caller_stats_and_properties_reach_a_tarsjs_tarsstat() {
         for name in ["a", "b", "c"] {
             proxy.say_hello(name).await.unwrap();
         }
+        // A one-way call: not counted (TarsCpp drops one-way calls once sent).
+        proxy.oneway().say_hello("one-way").await.unwrap();
         assert!(proxy.slow(-1).await.is_err(), "slow(-1) answers iRet 1");
         let quick = proxy.with_timeout(Duration::from_millis(100));
         assert!(quick.slow(2000).await.is_err(), "slow(2000) times out");

@@ -255,8 +255,10 @@ impl Reports {
 
 impl CallLayer for Reports {
     fn after(&self, call: &CallInfo<'_>, outcome: &CallOutcome<'_>) {
-        // Calls that never reached an endpoint are not counted (TarsCpp counts per adapter).
-        let (Some(_), Some(endpoint)) = (&self.config.stat, outcome.endpoint) else {
+        // Calls that never reached an endpoint are not counted (TarsCpp counts per adapter),
+        // nor one-way calls (TarsCpp drops them once sent).
+        let (Some(_), Some(endpoint), false) = (&self.config.stat, outcome.endpoint, call.oneway)
+        else {
             return;
         };
         self.ensure_started();
