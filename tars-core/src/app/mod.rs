@@ -136,6 +136,12 @@ impl Application {
             refresh_endpoint_interval: settings.client.refresh_endpoint_interval,
             set_division: (!settings.set_division.is_empty())
                 .then(|| settings.set_division.clone()),
+            stat: settings.client.stat.clone(),
+            property: settings.client.property.clone(),
+            report_interval: settings.client.report_interval,
+            max_report_size: settings.client.max_report_size,
+            module_name: format!("{}.{}", settings.app, settings.server),
+            node_name: settings.node_name.clone(),
             ..ClientConfig::default()
         };
         settings.client.security.apply(&mut client)?;

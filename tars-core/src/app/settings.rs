@@ -61,12 +61,18 @@ pub struct ClientSettings {
     pub invoke_timeout: Duration,
     /// `connect-timeout` (ms, default 1500).
     pub connect_timeout: Duration,
-    /// `stat`: the stat object (read; stat reports are not sent yet).
+    /// `stat`: the stat object; calls are reported there (StatF).
     pub stat: Option<String>,
-    /// `property`: the property object (read; not used yet).
+    /// `property`: the property object; [`Communicator::property`] values go there.
+    ///
+    /// [`Communicator::property`]: crate::client::Communicator::property
     pub property: Option<String>,
     /// TLS and AK/SK keys, client-wide and per object sub-domain.
     pub security: super::client_keys::ClientSecurity,
+    /// `report-interval` (ms, default 60000): how often stats and properties are sent.
+    pub report_interval: Duration,
+    /// `max-report-size` (default 1400; 500..=1400): the largest estimated report packet.
+    pub max_report_size: usize,
 }
 
 /// Everything read from a server config file.
@@ -196,6 +202,8 @@ impl Settings {
                     Some(d) => super::client_keys::ClientSecurity::from_domain(d, file)?,
                     None => Default::default(),
                 },
+                report_interval: millis(cfg, &format!("{CLIENT}<report-interval>"), 60_000),
+                max_report_size: cfg.get_or(&format!("{CLIENT}<max-report-size>"), 1400usize),
             },
         };
         if let Some(local) = &settings.local {

@@ -65,6 +65,20 @@ fn reads_a_tarsnode_config() {
         s.client.locator.as_deref(),
         Some("tars.tarsregistry.QueryObj@tcp -h 10.0.0.1 -p 17890:tcp -h 10.0.0.2 -p 17890")
     );
+    assert_eq!(s.client.stat.as_deref(), Some("tars.tarsstat.StatObj"));
+    assert_eq!(
+        s.client.property.as_deref(),
+        Some("tars.tarsproperty.PropertyObj")
+    );
+    assert_eq!(s.client.report_interval, Duration::from_secs(60));
+    assert_eq!(s.client.max_report_size, 1400);
+    let text = FIXTURE.replace(
+        "report-interval=60000",
+        "report-interval=500\n      max-report-size=600",
+    );
+    let s = Settings::from_config(&text.parse().unwrap(), "x.conf").unwrap();
+    assert_eq!(s.client.report_interval, Duration::from_millis(500));
+    assert_eq!(s.client.max_report_size, 600);
 }
 
 #[test]
@@ -144,4 +158,15 @@ async fn servants_must_match_the_adapters() {
         .unwrap()
         .to_string();
     assert!(e.contains("framework's own"), "{e}");
+}
+
+#[test]
+fn the_communicator_reports_as_app_server() {
+    let app = Application::from_config(FIXTURE.parse().unwrap(), "x.conf").unwrap();
+    let c = app.communicator().config();
+    assert_eq!(c.stat.as_deref(), Some("tars.tarsstat.StatObj"));
+    assert_eq!(c.property.as_deref(), Some("tars.tarsproperty.PropertyObj"));
+    assert_eq!(c.module_name, "Test.HelloServer");
+    assert_eq!(c.report_interval, Duration::from_secs(60));
+    assert_eq!(c.node_name, app.settings().node_name);
 }

@@ -16,9 +16,11 @@ mod connection;
 mod handshake;
 mod layer;
 mod object;
+mod property;
 mod proxy;
 mod push;
 mod resolve;
+mod stat;
 mod stats;
 mod subscription;
 #[cfg(test)]
@@ -26,11 +28,13 @@ mod tests;
 
 pub use codec::{ResponseDecoder, TarsResponseDecoder};
 pub use layer::{CallInfo, CallLayer, CallOutcome};
+pub use property::Property;
 pub use proxy::{Proxy, RequestEncoder, ServantProxy};
 pub use push::PushCallback;
 pub use resolve::{
     endpoints_from_registry, QueryResolver, ResolveScope, Resolved, Resolver, StaticResolver,
 };
+pub use stat::STAT_BUCKETS;
 pub use stats::ClientStats;
 pub use subscription::{PushSubscription, RegisterReply, SubscribeOptions, SubscriptionState};
 
@@ -83,6 +87,23 @@ pub struct ClientConfig {
     /// A directory where the last list of each object called by name is kept, so a restart
     /// during a registry outage still finds its servers (`None`: not kept).
     pub endpoint_cache_dir: Option<PathBuf>,
+    /// The stat object (`tars.tarsstat.StatObj`, by name or with `@endpoints`; config key
+    /// `stat`): with it, every call is counted and reported each `report_interval`
+    /// (StatF `reportMicMsg`, one-way, as TarsCpp's callers).
+    pub stat: Option<String>,
+    /// The property object (`tars.tarsproperty.PropertyObj`; config key `property`): where
+    /// [`Communicator::property`] values go each `report_interval`.
+    pub property: Option<String>,
+    /// How often stats and properties are sent (`report-interval`, default 60 s).
+    pub report_interval: Duration,
+    /// The largest estimated packet of a report (`max-report-size`, 500..=1400, else 1400).
+    pub max_report_size: usize,
+    /// The caller's `App.Server` in reports (`modulename`; default: the executable's name).
+    pub module_name: String,
+    /// The caller's address in stat heads (`masterIp`; TarsCpp's `NodeName`, default empty).
+    pub node_name: String,
+    /// The version after `@` in the stat head's `masterName` (default: tars-core's version).
+    pub tars_version: String,
 }
 
 /// TLS and AK/SK settings of one object (see [`ClientConfig::objects`]).
@@ -125,6 +146,16 @@ impl Default for ClientConfig {
             refresh_endpoint_interval: Duration::from_secs(60),
             set_division: None,
             endpoint_cache_dir: None,
+            stat: None,
+            property: None,
+            report_interval: Duration::from_secs(60),
+            max_report_size: 1400,
+            module_name: std::env::current_exe()
+                .ok()
+                .and_then(|p| p.file_stem().map(|s| s.to_string_lossy().into_owned()))
+                .unwrap_or_default(),
+            node_name: String::new(),
+            tars_version: env!("CARGO_PKG_VERSION").to_string(),
         }
     }
 }
@@ -149,6 +180,8 @@ struct CommunicatorInner {
     layers: Arc<Layers>,
     /// Set by [`Communicator::with_resolver`]; else made from `config.locator` on first use.
     resolver: OnceLock<Option<Arc<dyn Resolver>>>,
+    /// Stat and property reports, when the config names their objects.
+    reports: Option<Arc<stat::Reports>>,
     /// The parent of every connection's closed token and every subscription's.
     shutdown: CancellationToken,
 }
@@ -160,16 +193,44 @@ impl Communicator {
     }
 
     /// A communicator with `config`.
+    /// With `config.stat` set, the stat layer is installed first.
     pub fn with_config(config: ClientConfig) -> Self {
+        let shutdown = CancellationToken::new();
+        let reports = stat::Reports::new(&config, shutdown.clone());
+        let layers = Arc::new(Layers::default());
+        if let Some(reports) = reports.as_ref().filter(|_| config.stat.is_some()) {
+            layers.add(reports.clone());
+        }
         Communicator {
             inner: Arc::new(CommunicatorInner {
                 config,
                 objects: Mutex::default(),
                 counters: Arc::default(),
-                layers: Arc::default(),
+                layers,
                 resolver: OnceLock::new(),
-                shutdown: CancellationToken::new(),
+                reports,
+                shutdown,
             }),
+        }
+    }
+
+    /// Sends the stat and property reports of the current interval now (one-way) and
+    /// starts a new interval; nothing without `config.stat` or `config.property`.
+    pub async fn report_now(&self) {
+        if let Some(reports) = &self.inner.reports {
+            reports.send().await;
+        }
+    }
+
+    /// The property `name` (one per name and communicator): its values go to
+    /// `config.property` each report interval; without one they are dropped.
+    pub fn property(&self, name: &str) -> Property {
+        match &self.inner.reports {
+            Some(reports) if self.inner.config.property.is_some() => reports.property(name),
+            _ => Property {
+                data: Arc::default(),
+                on_use: None,
+            },
         }
     }
 
