@@ -165,7 +165,10 @@ async fn communicator_shutdown_closes_the_connections() {
     let c = client(&servers).await;
     c.comm.shutdown();
     let uids = closes_of(&mut closes, 3).await;
-    eventually("the registry is empty", || servers.pusher.registry.is_empty()).await;
+    eventually("the registry is empty", || {
+        servers.pusher.registry.is_empty()
+    })
+    .await;
     // Later calls fail at once; nothing reconnects.
     for result in [
         c.hello.say_hello("after").await.map(|_| ()),
