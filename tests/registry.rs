@@ -5,7 +5,7 @@
 
 mod common;
 
-use common::{eventually, node, within};
+use common::{eventually, hello_server, node, within};
 use std::io::{BufRead, BufReader, Write};
 use std::process::{Child, ChildStdin, Stdio};
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
@@ -176,18 +176,6 @@ impl CallLayer for Shared {
     }
 }
 
-async fn hello_server() -> Server {
-    Server::builder()
-        .servant(
-            HELLO_OBJ,
-            "tcp -h 127.0.0.1 -p 0",
-            HelloServant::new(HelloImpl::default()),
-        )
-        .start()
-        .await
-        .expect("server starts")
-}
-
 fn by_name_config(locator: String) -> ClientConfig {
     ClientConfig {
         locator: Some(locator),
@@ -199,9 +187,9 @@ fn by_name_config(locator: String) -> ClientConfig {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn calls_by_name_follow_the_registry() {
     let servers = [
-        hello_server().await,
-        hello_server().await,
-        hello_server().await,
+        hello_server().await.0,
+        hello_server().await.0,
+        hello_server().await.0,
     ];
     let [a, b, c] = [0, 1, 2].map(|i| servers[i].endpoint(HELLO_OBJ).unwrap().port);
     let mut registry = FakeRegistry::start(0);
@@ -287,7 +275,7 @@ async fn calls_by_name_follow_the_registry() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_set_lookup_uses_find_object_by_id_in_same_set() {
-    let server = hello_server().await;
+    let server = hello_server().await.0;
     let port = server.endpoint(HELLO_OBJ).unwrap().port;
     let mut registry = FakeRegistry::start(0);
     registry.set(HELLO_OBJ, &[port], &[]);
@@ -380,7 +368,7 @@ async fn a_push_subscription_by_name_follows_the_instances() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_layer_sees_every_call_with_a_static_resolver() {
-    let server = hello_server().await;
+    let server = hello_server().await.0;
     let endpoint = server.endpoint(HELLO_OBJ).unwrap();
     let resolver = StaticResolver::new().with(HELLO_OBJ, vec![endpoint.clone()]);
     let comm = Communicator::with_resolver(ClientConfig::default(), Arc::new(resolver));

@@ -9,7 +9,7 @@
 mod common;
 
 use bytes::{Bytes, BytesMut};
-use common::{eventually, within};
+use common::{eventually, hello_server, within};
 use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, Once};
@@ -220,20 +220,6 @@ impl Probe for ProbeImpl {
 
 // ---------------------------------------------------------------------------------------------
 // Servers, proxies and raw peers.
-
-async fn hello_server() -> (Server, u16) {
-    let server = Server::builder()
-        .servant(
-            HELLO_OBJ,
-            "tcp -h 127.0.0.1 -p 0 -t 60000",
-            HelloServant::new(HelloImpl::default()),
-        )
-        .start()
-        .await
-        .expect("hello server starts");
-    let port = server.endpoint(HELLO_OBJ).expect("bound").port;
-    (server, port)
-}
 
 /// A Probe server on `endpoint` with `config`; returns it, its port and its state.
 async fn probe_server_with(endpoint: &str, config: ServerConfig) -> (Server, u16, Arc<ProbeState>) {

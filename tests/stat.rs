@@ -5,7 +5,7 @@
 
 mod common;
 
-use common::{node, within};
+use common::{hello_server, node, within};
 use serde_json::Value;
 use std::collections::BTreeMap;
 use std::io::{BufRead, BufReader};
@@ -15,7 +15,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 use tars_core::client::{CallInfo, CallLayer, CallOutcome, ClientConfig, STAT_BUCKETS};
 use tars_core::prelude::*;
-use tars_rs::demo::hello::{HelloImpl, HelloProxy, HelloServant, HELLO_OBJ};
+use tars_rs::demo::hello::{HelloProxy, HELLO_OBJ};
 
 struct FakeStat {
     child: Child,
@@ -218,16 +218,7 @@ fn compare_with_monitor(head: &Value, ours: &Body, calls: &[(&str, u128)]) {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn caller_stats_and_properties_reach_a_tarsjs_tarsstat() {
     let fake = FakeStat::start();
-    let server = Server::builder()
-        .servant(
-            HELLO_OBJ,
-            "tcp -h 127.0.0.1 -p 0",
-            HelloServant::new(HelloImpl::default()),
-        )
-        .start()
-        .await
-        .expect("server starts");
-    let port = server.endpoint(HELLO_OBJ).unwrap().port;
+    let (server, port) = hello_server().await;
     let comm = Communicator::with_config(ClientConfig {
         stat: Some(format!(
             "tars.tarsstat.StatObj@tcp -h 127.0.0.1 -p {}",
@@ -412,16 +403,7 @@ async fn caller_stats_and_properties_reach_a_tarsjs_tarsstat() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn reports_go_out_every_report_interval() {
     let fake = FakeStat::start();
-    let server = Server::builder()
-        .servant(
-            HELLO_OBJ,
-            "tcp -h 127.0.0.1 -p 0",
-            HelloServant::new(HelloImpl::default()),
-        )
-        .start()
-        .await
-        .expect("server starts");
-    let port = server.endpoint(HELLO_OBJ).unwrap().port;
+    let (server, port) = hello_server().await;
     let comm = Communicator::with_config(ClientConfig {
         stat: Some(format!(
             "tars.tarsstat.StatObj@tcp -h 127.0.0.1 -p {}",

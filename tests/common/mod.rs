@@ -225,3 +225,20 @@ pub async fn eventually(what: &str, mut cond: impl FnMut() -> bool) {
     })
     .await
 }
+
+/// A `Test.HelloServer.HelloObj` server (the demo `HelloImpl`) on
+/// `tcp -h 127.0.0.1 -p 0 -t 60000`, and its port.
+pub async fn hello_server() -> (tars_core::Server, u16) {
+    use tars_rs::demo::hello::{HelloImpl, HelloServant, HELLO_OBJ};
+    let server = tars_core::Server::builder()
+        .servant(
+            HELLO_OBJ,
+            "tcp -h 127.0.0.1 -p 0 -t 60000",
+            HelloServant::new(HelloImpl::default()),
+        )
+        .start()
+        .await
+        .expect("hello server starts");
+    let port = server.endpoint(HELLO_OBJ).expect("bound").port;
+    (server, port)
+}
