@@ -30,7 +30,6 @@ pub mod config;
 pub mod endpoint;
 mod error;
 pub mod framework;
-#[allow(dead_code, unused_imports)] // Used by the connection drivers as they move onto it.
 mod net;
 pub mod protocol;
 pub mod server;

@@ -8,5 +8,5 @@
 mod outbound;
 mod writer;
 
-pub(crate) use outbound::{AppendError, Closed, Outbound};
+pub(crate) use outbound::{AppendError, Outbound};
 pub(crate) use writer::{write_loop, write_loop_gathering, WriteError};

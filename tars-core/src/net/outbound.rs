@@ -149,13 +149,6 @@ impl Outbound {
         self.lock().closed
     }
 
-    /// Refuses further appends; the writer still writes what is queued, then ends.
-    pub(crate) fn close(&self) {
-        self.lock().closed = true;
-        self.ready.notify_one();
-        self.room.notify_waiters();
-    }
-
     /// Refuses further appends and drops what is queued and not yet taken by the writer.
     pub(crate) fn abort(&self) {
         let dropped = {
@@ -250,21 +243,14 @@ mod tests {
     }
 
     #[test]
-    fn close_keeps_queued_bytes_abort_drops_them() {
-        let out = Outbound::new();
-        out.append(b"last").unwrap();
-        out.close();
-        assert_eq!(out.append(b"more"), Err(Closed));
+    fn abort_drops_queued_bytes_and_refuses_appends() {
         let mut batch = BytesMut::new();
-        assert_eq!(out.take(&mut batch), Some(4));
-        out.written(4, &mut batch);
-        assert_eq!(out.take(&mut batch), None, "closed and drained");
-
         let out = Outbound::new();
         out.append(b"gone").unwrap();
         out.abort();
         assert_eq!(out.unsent(), 0);
-        assert_eq!(out.take(&mut batch), None);
+        assert_eq!(out.append(b"more"), Err(Closed));
+        assert_eq!(out.take(&mut batch), None, "closed and empty");
     }
 
     #[test]
@@ -283,7 +269,7 @@ mod tests {
         assert_eq!(&batch[..], b"first second");
         out.written(12, &mut batch);
         assert_eq!(out.written_total(), 12);
-        out.close();
+        out.abort();
         local.extend_from_slice(b"late");
         assert_eq!(out.append_batch(&mut local), Err(Closed));
         assert!(local.is_empty(), "a refused batch is dropped");
