@@ -5,73 +5,16 @@
 
 mod common;
 
+use common::fake_stat::FakeStat;
 use common::{hello_server, node, within};
 use serde_json::Value;
 use std::collections::BTreeMap;
-use std::io::{BufRead, BufReader};
-use std::process::{Child, Stdio};
-use std::sync::mpsc::Receiver;
+use std::process::Stdio;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 use tars_core::client::{CallInfo, CallLayer, CallOutcome, ClientConfig, STAT_BUCKETS};
 use tars_core::prelude::*;
 use tars_rs::demo::hello::{HelloProxy, HELLO_OBJ};
-
-struct FakeStat {
-    child: Child,
-    lines: Receiver<String>,
-    stat_port: u16,
-    property_port: u16,
-}
-
-impl Drop for FakeStat {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-impl FakeStat {
-    fn start() -> FakeStat {
-        let mut cmd = node("fake_stat.js", &[]);
-        cmd.stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::null());
-        let mut child = cmd.spawn().expect("node runs");
-        let stdout = child.stdout.take().unwrap();
-        let (tx, lines) = std::sync::mpsc::channel();
-        std::thread::spawn(move || {
-            for line in BufReader::new(stdout).lines().map_while(Result::ok) {
-                if tx.send(line).is_err() {
-                    break;
-                }
-            }
-        });
-        let mut ports = BTreeMap::new();
-        while ports.len() < 2 {
-            let line = lines
-                .recv_timeout(common::LIMIT)
-                .expect("the fake announces its ports");
-            let (label, port) = line.split_once(' ').expect("LABEL PORT");
-            ports.insert(label.to_string(), port.parse::<u16>().expect("a port"));
-        }
-        FakeStat {
-            child,
-            lines,
-            stat_port: ports["stat"],
-            property_port: ports["property"],
-        }
-    }
-
-    /// The next decoded report.
-    fn next_report(&self) -> Value {
-        let line = self
-            .lines
-            .recv_timeout(common::LIMIT)
-            .expect("a report within the limit");
-        serde_json::from_str(&line).unwrap_or_else(|e| panic!("bad line {line:?}: {e}"))
-    }
-}
 
 /// One call as a layer sees it: function, duration (ms), result.
 type Seen = (String, u128, Result<i32, String>);

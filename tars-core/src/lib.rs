@@ -33,6 +33,7 @@ pub mod framework;
 mod net;
 pub mod protocol;
 pub mod server;
+mod stat;
 pub mod tls;
 
 /// The byte buffers of every payload (`vector<byte>`, sBuffer, frames), re-exported so that

@@ -138,8 +138,11 @@ pub(super) async fn start<E: std::fmt::Display>(
 
     // AdminObj first: the server can be managed even while its initialisation hangs.
     if let Some(local) = &settings.local {
-        let admin = Server::builder()
-            .config(config.clone())
+        let mut admin = Server::builder().config(config.clone());
+        if let Some(stat) = app.comm.server_stat_layer() {
+            admin = admin.layer(stat);
+        }
+        let admin = admin
             .servant(
                 ADMIN_OBJ,
                 local.clone(),
@@ -176,6 +179,10 @@ pub(super) async fn start<E: std::fmt::Display>(
     }
 
     let mut builder = Server::builder().config(config);
+    // TarsCpp's servers report every answered call to tarsstat themselves.
+    if let Some(stat) = app.comm.server_stat_layer() {
+        builder = builder.layer(stat);
+    }
     for (i, reg) in matched {
         let a = &settings.adapters[i];
         let tls = match a.tls.as_ref().map(crate::tls::ServerTls::from_options) {

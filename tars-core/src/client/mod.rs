@@ -26,6 +26,7 @@ mod subscription;
 #[cfg(test)]
 mod tests;
 
+pub use crate::stat::STAT_BUCKETS;
 pub use codec::{ResponseDecoder, TarsResponseDecoder};
 pub use layer::{CallInfo, CallLayer, CallOutcome};
 pub use property::Property;
@@ -34,7 +35,6 @@ pub use push::PushCallback;
 pub use resolve::{
     endpoints_from_registry, QueryResolver, ResolveScope, Resolved, Resolver, StaticResolver,
 };
-pub use stat::STAT_BUCKETS;
 pub use stats::ClientStats;
 pub use subscription::{PushSubscription, RegisterReply, SubscribeOptions, SubscriptionState};
 
@@ -220,6 +220,14 @@ impl Communicator {
         if let Some(reports) = &self.inner.reports {
             reports.send().await;
         }
+    }
+
+    /// The layer that counts a server's answered calls and sends them with this
+    /// communicator's stat reports (`reportMicMsg(.., false)`, as TarsCpp's servers): install
+    /// it with [`ServerBuilder::layer`](crate::server::ServerBuilder::layer). `None` without
+    /// `config.stat`. [`Application`](crate::app::Application) installs it itself.
+    pub fn server_stat_layer(&self) -> Option<crate::server::ServerStatLayer> {
+        self.inner.reports.as_ref()?.server_layer()
     }
 
     /// The property `name` (one per name and communicator): its values go to

@@ -9,46 +9,21 @@ use super::Proxy;
 use super::{ClientConfig, Communicator};
 use crate::error::TarsError;
 use crate::framework::tars::{
-    PropertyFProxy, StatFProxy, StatMicMsgBody, StatMicMsgHead, StatPropInfo, StatPropMsgBody,
-    StatPropMsgHead,
+    PropertyFProxy, StatFProxy, StatMicMsgHead, StatPropInfo, StatPropMsgBody, StatPropMsgHead,
 };
+use crate::server::ServerStatLayer;
+use crate::stat::{limit, set_parts, split, StatResult, StatTable, MAX_IP_LEN, MAX_NAME_LEN};
 use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, OnceLock, Weak};
 use std::time::Duration;
 use tokio_util::sync::CancellationToken;
 
-/// TarsCpp's latency bucket bounds (ms): a call of `t` ms counts in the first bound above `t`.
-pub const STAT_BUCKETS: [i32; 9] = [5, 10, 50, 100, 200, 500, 1000, 2000, 3000];
-const MAX_NAME_LEN: usize = 127;
-const MAX_IP_LEN: usize = 50;
-/// TarsCpp's estimate of one stat entry's protocol overhead, and of a property entry's.
-const STAT_ENTRY_OVERHEAD: usize = 100;
 const PROPERTY_ENTRY_OVERHEAD: usize = 50;
 /// TarsCpp's report timeout (ms).
 const REPORT_TIMEOUT: Duration = Duration::from_millis(5000);
 
-type StatMap = BTreeMap<StatMicMsgHead, StatMicMsgBody>;
 type PropMap = BTreeMap<StatPropMsgHead, StatPropMsgBody>;
-
-/// TarsCpp's `trimAndLimitStr`: `\r` and `\t` trimmed, cut to `limit` bytes.
-fn limit(s: &str, limit: usize) -> String {
-    let s = s.trim_matches(['\r', '\t']);
-    let mut end = s.len().min(limit);
-    while !s.is_char_boundary(end) {
-        end -= 1;
-    }
-    s[..end].to_string()
-}
-
-/// `name.area.id` split as TarsCpp accepts a set division (three parts, no `*` name/area).
-fn set_parts(division: Option<&str>) -> Option<[String; 3]> {
-    let parts: Vec<&str> = division?.trim().split('.').collect();
-    match parts.as_slice() {
-        [n, a, i] if *n != "*" && *a != "*" => Some([n.to_string(), a.to_string(), i.to_string()]),
-        _ => None,
-    }
-}
 
 /// `App.Server` of `App.Server.Obj` (TarsCpp's `getSlaveName`).
 fn slave_name(object: &str) -> &str {
@@ -57,70 +32,6 @@ fn slave_name(object: &str) -> &str {
         (Some(_), Some(second)) => &object[..second],
         _ => object,
     }
-}
-
-/// Adds one call of `t` ms to its latency bucket; the first call of a body sets every
-/// bucket (TarsCpp's `getIntervCount`, failed calls counting as 0 ms).
-fn add_interval(body: &mut StatMicMsgBody, t: i32) {
-    if body.interval_count.is_empty() {
-        body.interval_count = STAT_BUCKETS.iter().map(|&b| (b, 0)).collect();
-    }
-    if let Some(bound) = STAT_BUCKETS.iter().find(|&&b| t < b) {
-        *body.interval_count.entry(*bound).or_insert(0) += 1;
-    }
-}
-
-/// Merges one call into `body` the way TarsCpp's `AdapterProxy::merge` does.
-fn add_call(body: &mut StatMicMsgBody, call: &StatMicMsgBody) {
-    body.count += call.count;
-    body.timeout_count += call.timeout_count;
-    body.exec_count += call.exec_count;
-    body.total_rsp_time += call.total_rsp_time;
-    body.max_rsp_time = body.max_rsp_time.max(call.max_rsp_time);
-    if body.min_rsp_time == 0 || (call.min_rsp_time != 0 && call.min_rsp_time < body.min_rsp_time) {
-        body.min_rsp_time = call.min_rsp_time;
-    }
-    add_interval(body, call.max_rsp_time);
-}
-
-/// Splits `map` into packets the way TarsCpp's `reportMicMsg` does: each entry costs
-/// `overhead + its lengths`; a packet closes before the entry that would pass `max`.
-fn split<K: Ord, V>(
-    map: BTreeMap<K, V>,
-    max: usize,
-    cost: impl Fn(&K, &V) -> usize,
-) -> Vec<BTreeMap<K, V>> {
-    let mut packets = Vec::new();
-    let mut current = BTreeMap::new();
-    let mut len = 0;
-    for (k, v) in map {
-        let c = cost(&k, &v);
-        len += c;
-        if len > max && !current.is_empty() {
-            packets.push(std::mem::take(&mut current));
-            len = c;
-        }
-        current.insert(k, v);
-    }
-    if !current.is_empty() {
-        packets.push(current);
-    }
-    packets
-}
-
-fn stat_cost(h: &StatMicMsgHead, _: &StatMicMsgBody) -> usize {
-    STAT_ENTRY_OVERHEAD
-        + [
-            &h.master_name,
-            &h.slave_name,
-            &h.interface_name,
-            &h.slave_set_name,
-            &h.slave_set_area,
-            &h.slave_set_id,
-        ]
-        .iter()
-        .map(|s| s.len())
-        .sum::<usize>()
 }
 
 /// TarsCpp counts a property entry as its overhead plus its number of policies.
@@ -138,7 +49,10 @@ pub(crate) struct Reports {
     master_name: String,
     /// The caller's own set, for property heads.
     set: Option<[String; 3]>,
-    stat: Mutex<StatMap>,
+    /// Calls made by this communicator's proxies (`bFromClient` true).
+    stat: StatTable,
+    /// Calls served by servers reporting through this communicator (`bFromClient` false).
+    served: Arc<StatTable>,
     properties: Mutex<BTreeMap<String, Arc<Mutex<PropertyData>>>>,
     sender: OnceLock<Sender>,
 }
@@ -171,7 +85,8 @@ impl Reports {
             started: AtomicBool::new(false),
             master_name: limit(&master, MAX_NAME_LEN),
             set,
-            stat: Mutex::default(),
+            stat: StatTable::default(),
+            served: Arc::default(),
             properties: Mutex::default(),
             sender: OnceLock::new(),
         }))
@@ -202,10 +117,22 @@ impl Reports {
         }
     }
 
-    /// The stat entries of the interval, in packets; the interval starts over.
-    fn take_stat(&self) -> Vec<StatMap> {
-        let map = std::mem::take(&mut *self.stat.lock().unwrap_or_else(|e| e.into_inner()));
-        split(map, self.max_report_size(), stat_cost)
+    /// The layer that reports a server's calls with these reports, as TarsCpp's servers
+    /// do (`stat_from_server`): `None` without a stat object.
+    pub(crate) fn server_layer(&self) -> Option<ServerStatLayer> {
+        self.config.stat.as_ref()?;
+        self.ensure_started();
+        let me = self.me.clone();
+        Some(ServerStatLayer::new(
+            self.served.clone(),
+            &self.config.module_name,
+            self.set.clone(),
+            Box::new(move || {
+                if let Some(reports) = me.upgrade() {
+                    reports.ensure_started();
+                }
+            }),
+        ))
     }
 
     /// Every property's values, in packets (TarsCpp reports them all each interval).
@@ -262,18 +189,13 @@ impl CallLayer for Reports {
             return;
         };
         self.ensure_started();
-        let mut body = StatMicMsgBody::default();
-        match outcome.result {
+        let result = match outcome.result {
             Ok(0) => {
-                let t = i32::try_from(outcome.duration.as_millis()).unwrap_or(i32::MAX);
-                body.count = 1;
-                body.total_rsp_time = i64::from(t);
-                body.max_rsp_time = t;
-                body.min_rsp_time = t;
+                StatResult::Success(i32::try_from(outcome.duration.as_millis()).unwrap_or(i32::MAX))
             }
-            Err(TarsError::Timeout(_)) => body.timeout_count = 1,
-            _ => body.exec_count = 1,
-        }
+            Err(TarsError::Timeout(_)) => StatResult::Timeout,
+            _ => StatResult::Exception,
+        };
         // The caller fills no set of the callee (our endpoints carry none), no return
         // value and no tarsVersion, as TarsCpp's AdapterProxy.
         let head = StatMicMsgHead {
@@ -285,15 +207,7 @@ impl CallLayer for Reports {
             slave_port: i32::from(endpoint.port),
             ..StatMicMsgHead::default()
         };
-        let mut stat = self.stat.lock().unwrap_or_else(|e| e.into_inner());
-        match stat.get_mut(&head) {
-            Some(old) => add_call(old, &body),
-            None => {
-                let t = body.max_rsp_time;
-                add_interval(&mut body, t);
-                stat.insert(head, body);
-            }
-        }
+        self.stat.record(head, result);
     }
 }
 
@@ -335,12 +249,17 @@ impl Reports {
     /// interval.
     pub(crate) async fn send(&self) {
         let sender = self.sender.get_or_init(|| Sender::new(&self.config));
-        let (stats, props) = (self.take_stat(), self.take_properties());
+        let max = self.max_report_size();
+        // TarsCpp's order: the callers' table, then the servers'.
+        let stats = [(self.stat.take(max), true), (self.served.take(max), false)];
+        let props = self.take_properties();
         if let Some(stat) = &sender.stat {
-            for packet in stats {
-                tracing::debug!(entries = packet.len(), "stat report");
-                if let Err(error) = stat.report_mic_msg(&packet, true).await {
-                    tracing::warn!(%error, "stat report not sent");
+            for (packets, from_client) in stats {
+                for packet in packets {
+                    tracing::debug!(entries = packet.len(), from_client, "stat report");
+                    if let Err(error) = stat.report_mic_msg(&packet, from_client).await {
+                        tracing::warn!(%error, "stat report not sent");
+                    }
                 }
             }
         }
@@ -371,66 +290,9 @@ async fn run(reports: Weak<Reports>, interval: Duration, shutdown: CancellationT
 
 #[cfg(test)]
 mod tests {
-    use super::*;
-
     #[test]
-    fn buckets_and_merges_as_tarscpp() {
-        let call = |t: i32| StatMicMsgBody {
-            count: 1,
-            total_rsp_time: t.into(),
-            max_rsp_time: t,
-            min_rsp_time: t,
-            ..Default::default()
-        };
-        let mut body = call(7);
-        add_interval(&mut body, 7);
-        add_call(&mut body, &call(3));
-        add_call(
-            &mut body,
-            &StatMicMsgBody {
-                timeout_count: 1,
-                ..Default::default()
-            },
-        );
-        add_call(&mut body, &call(5000));
-        assert_eq!(
-            (body.count, body.timeout_count, body.total_rsp_time),
-            (3, 1, 5010)
-        );
-        assert_eq!((body.max_rsp_time, body.min_rsp_time), (5000, 3));
-        let buckets: Vec<(i32, i32)> = body.interval_count.into_iter().collect();
-        // 7 ms -> 10; 3 ms and the timeout (0 ms) -> 5; 5000 ms -> none.
-        assert_eq!(
-            buckets,
-            [
-                (5, 2),
-                (10, 1),
-                (50, 0),
-                (100, 0),
-                (200, 0),
-                (500, 0),
-                (1000, 0),
-                (2000, 0),
-                (3000, 0)
-            ]
-        );
-    }
-
-    #[test]
-    fn names_sets_and_packets() {
-        assert_eq!(slave_name("App.Server.Obj"), "App.Server");
-        assert_eq!(slave_name("Obj"), "Obj");
-        assert_eq!(
-            set_parts(Some("s.a.1")),
-            Some(["s".into(), "a".into(), "1".into()])
-        );
-        assert_eq!(set_parts(Some("*.a.1")), None);
-        assert_eq!(limit("\tabc\r", 2), "ab");
-        let map: BTreeMap<u32, ()> = (0..10).map(|i| (i, ())).collect();
-        let sizes: Vec<usize> = split(map, 1400, |_, _| 300)
-            .iter()
-            .map(|p| p.len())
-            .collect();
-        assert_eq!(sizes, [4, 4, 2]);
+    fn slave_names() {
+        assert_eq!(super::slave_name("App.Server.Obj"), "App.Server");
+        assert_eq!(super::slave_name("Obj"), "Obj");
     }
 }

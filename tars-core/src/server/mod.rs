@@ -22,6 +22,7 @@ mod limit;
 mod raw;
 mod registry;
 mod servant;
+mod stat;
 
 pub use current::{push_frame, CloseReason, Current};
 pub use gate::{AdapterOptions, AdapterState};
@@ -29,6 +30,7 @@ pub use layer::ServantLayer;
 pub use raw::{PacketParser, Parsed, RawServant};
 pub use registry::{BroadcastReport, CurrentRegistry};
 pub use servant::{BoxFuture, Servant};
+pub use stat::{ServerStatLayer, STAT_FROM_SERVER};
 
 pub(crate) use connection::{run_connection, ConnectionProtocol, Driving};
 pub(crate) use current::Connection;
