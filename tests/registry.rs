@@ -5,11 +5,9 @@
 
 mod common;
 
-use common::{eventually, hello_server, node, within};
-use std::io::{BufRead, BufReader, Write};
-use std::process::{Child, ChildStdin, Stdio};
+use common::fake_registry::FakeRegistry;
+use common::{eventually, hello_server, within};
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
-use std::sync::mpsc::{Receiver, RecvTimeoutError};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 use tars_core::client::{
@@ -18,112 +16,6 @@ use tars_core::client::{
 use tars_core::prelude::*;
 use tars_rs::demo::hello::{HelloImpl, HelloProxy, HelloServant, HELLO_OBJ};
 use tars_rs::demo::push_callback::{self, PushServer, PUSH_OBJ};
-
-/// The fake registry process: commands on stdin, one line per lookup on stdout.
-struct FakeRegistry {
-    child: Child,
-    stdin: ChildStdin,
-    lines: Receiver<String>,
-    port: u16,
-    commands: usize,
-    /// Lookups seen so far (lines read while waiting for acks or lookups).
-    lookups: Vec<String>,
-}
-
-impl Drop for FakeRegistry {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-impl FakeRegistry {
-    fn start(port: u16) -> FakeRegistry {
-        let mut cmd = node("fake_registry.js", &[&port.to_string()]);
-        cmd.stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::inherit());
-        let mut child = cmd.spawn().expect("node runs");
-        let stdin = child.stdin.take().unwrap();
-        let stdout = child.stdout.take().unwrap();
-        let (tx, lines) = std::sync::mpsc::channel();
-        std::thread::spawn(move || {
-            for line in BufReader::new(stdout).lines().map_while(Result::ok) {
-                if tx.send(line).is_err() {
-                    break;
-                }
-            }
-        });
-        let first = lines
-            .recv_timeout(common::LIMIT)
-            .expect("the fake registry announces its port");
-        let port = first
-            .strip_prefix("registry ")
-            .and_then(|p| p.parse().ok())
-            .unwrap_or_else(|| panic!("unexpected first line {first:?}"));
-        FakeRegistry {
-            child,
-            stdin,
-            lines,
-            port,
-            commands: 0,
-            lookups: Vec::new(),
-        }
-    }
-
-    fn locator(&self) -> String {
-        format!(
-            "tars.tarsregistry.QueryObj@tcp -h 127.0.0.1 -p {}",
-            self.port
-        )
-    }
-
-    fn next_line(&mut self) -> String {
-        let lines = &self.lines;
-        match tokio::task::block_in_place(|| lines.recv_timeout(common::LIMIT)) {
-            Ok(line) => line,
-            Err(RecvTimeoutError::Timeout) => panic!("the fake registry said nothing"),
-            Err(RecvTimeoutError::Disconnected) => panic!("the fake registry exited"),
-        }
-    }
-
-    fn command(&mut self, json: String) {
-        writeln!(self.stdin, "{json}").unwrap();
-        self.stdin.flush().unwrap();
-        self.commands += 1;
-        let ack = format!("ack {}", self.commands);
-        loop {
-            let line = self.next_line();
-            if line == ack {
-                return;
-            }
-            self.lookups.push(line);
-        }
-    }
-
-    fn set(&mut self, object: &str, active: &[u16], inactive: &[u16]) {
-        self.command(format!(
-            r#"{{"set":"{object}","active":{active:?},"inactive":{inactive:?}}}"#
-        ));
-    }
-
-    fn fail(&mut self, fail: bool) {
-        self.command(format!(r#"{{"fail":{fail}}}"#));
-    }
-
-    /// Waits for `n` more lookups and returns them.
-    fn wait_lookups(&mut self, n: usize) -> Vec<String> {
-        let mut seen = Vec::new();
-        while seen.len() < n {
-            let line = self.next_line();
-            if line.starts_with('{') {
-                seen.push(line);
-            }
-        }
-        self.lookups.extend(seen.iter().cloned());
-        seen
-    }
-}
 
 /// One call seen by the layer: function, the endpoint's port, result.
 type Seen = (String, Option<u16>, Result<i32, String>);

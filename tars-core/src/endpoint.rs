@@ -201,12 +201,12 @@ pub struct ProxyTarget {
 impl FromStr for ProxyTarget {
     type Err = TarsError;
 
-    /// Parses `Obj@tcp -h H -p P[:tcp ...]`. A bare `Obj` (registry lookup) is refused: tars-rs
-    /// has no registry client.
+    /// Parses `Obj@tcp -h H -p P[:tcp ...]`. A bare `Obj` is refused here: calling by name
+    /// goes through a communicator with a locator or a resolver.
     fn from_str(s: &str) -> Result<Self, TarsError> {
         let Some((object, endpoints)) = s.split_once('@') else {
             return Err(TarsError::InvalidEndpoint(format!(
-                "`{s}` has no `@endpoints`; registry lookup is not supported"
+                "`{s}` has no `@endpoints` and no locator is configured (calling by name needs one)"
             )));
         };
         let object = object.trim();

@@ -275,17 +275,66 @@ impl Refresh {
             .and_then(|()| std::fs::write(&tmp, text))
             .and_then(|()| std::fs::rename(&tmp, &file));
         if let Err(error) = written {
-            debug!(file = %file.display(), %error, "endpoint cache not written");
+            warn!(file = %file.display(), %error, "endpoint cache not written");
         }
     }
 
+    /// The cached list, if there is a usable one. A cache that cannot be read, is too
+    /// large, or holds lines that are not endpoints is warned about (its good lines are used).
     fn load(&self) -> Option<Vec<Endpoint>> {
-        let text = std::fs::read_to_string(self.cache_file()?).ok()?;
-        let list: Vec<Endpoint> = text
-            .lines()
-            .filter(|l| !l.trim().is_empty())
-            .filter_map(|l| l.parse().ok())
-            .collect();
-        (!list.is_empty()).then_some(list)
+        let file = self.cache_file()?;
+        let text = match read_bounded(&file) {
+            Ok(text) => text,
+            Err(error) if error.kind() == std::io::ErrorKind::NotFound => {
+                debug!(file = %file.display(), "no cached endpoint list");
+                return None;
+            }
+            Err(error) => {
+                warn!(file = %file.display(), %error, "endpoint cache unreadable: not used");
+                return None;
+            }
+        };
+        let mut list = Vec::new();
+        let mut bad = 0usize;
+        for (n, line) in text.lines().enumerate() {
+            if line.trim().is_empty() {
+                continue;
+            }
+            match line.parse::<Endpoint>() {
+                Ok(endpoint) => list.push(endpoint),
+                Err(error) => {
+                    bad += 1;
+                    if bad == 1 {
+                        warn!(file = %file.display(), line = n + 1, %error, "endpoint cache: bad line skipped");
+                    }
+                }
+            }
+        }
+        if bad > 1 {
+            warn!(file = %file.display(), bad, "endpoint cache: bad lines skipped");
+        }
+        if list.is_empty() {
+            warn!(file = %file.display(), "endpoint cache holds no endpoint: not used");
+            return None;
+        }
+        Some(list)
     }
+}
+
+/// The largest endpoint cache read (a list of endpoints is far smaller).
+const MAX_CACHE_BYTES: u64 = 1 << 20;
+
+/// `file` as text, refusing one over [`MAX_CACHE_BYTES`] or not UTF-8.
+fn read_bounded(file: &std::path::Path) -> std::io::Result<String> {
+    use std::io::Read;
+    let mut text = String::new();
+    std::fs::File::open(file)?
+        .take(MAX_CACHE_BYTES + 1)
+        .read_to_string(&mut text)?;
+    if text.len() as u64 > MAX_CACHE_BYTES {
+        return Err(std::io::Error::other(format!(
+            "larger than {MAX_CACHE_BYTES} bytes"
+        )));
+    }
+    Ok(text)
 }
