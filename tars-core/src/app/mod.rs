@@ -142,6 +142,11 @@ impl Application {
             max_report_size: settings.client.max_report_size,
             module_name: format!("{}.{}", settings.app, settings.server),
             node_name: settings.node_name.clone(),
+            // TarsCpp keeps the last lists in `<datapath>/<server>.tarsdat`; ours go in a
+            // directory beside it (only with a locator and a datapath of the config).
+            endpoint_cache_dir: (settings.client.locator.is_some()
+                && config.get("/tars/application/server<datapath>").is_some())
+            .then(|| PathBuf::from(&settings.datapath).join("endpoints")),
             ..ClientConfig::default()
         };
         settings.client.security.apply(&mut client)?;

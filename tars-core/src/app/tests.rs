@@ -170,3 +170,17 @@ fn the_communicator_reports_as_app_server() {
     assert_eq!(c.report_interval, Duration::from_secs(60));
     assert_eq!(c.node_name, app.settings().node_name);
 }
+
+#[test]
+fn the_endpoint_cache_sits_in_datapath_with_a_locator() {
+    let app = Application::from_config(FIXTURE.parse().unwrap(), "x.conf").unwrap();
+    assert_eq!(
+        app.communicator().config().endpoint_cache_dir,
+        Some(std::path::PathBuf::from(
+            "/usr/local/app/tars/tarsnode/data/Test.HelloServer/data/endpoints"
+        ))
+    );
+    let no_datapath = FIXTURE.replace("datapath=", "x-datapath=");
+    let app = Application::from_config(no_datapath.parse().unwrap(), "x.conf").unwrap();
+    assert_eq!(app.communicator().config().endpoint_cache_dir, None);
+}

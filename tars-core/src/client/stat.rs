@@ -1,7 +1,8 @@
 //! Call statistics and properties reported like TarsCpp's `StatReport`: the communicator's
 //! [`CallLayer`] aggregates every call per `StatMicMsgHead` (caller, callee, function, IPs,
-//! port) and, each report interval, sends StatF `reportMicMsg(msg, true)` and PropertyF
-//! `reportPropMsg` one-way, split into packets of at most `max_report_size` estimated bytes.
+//! port) and, each report interval, sends StatF `reportMicMsg(msg, true)`, the served calls
+//! of its [`ServerStatLayer`]s as `reportMicMsg(msg, false)`, and PropertyF `reportPropMsg`,
+//! one-way, split into packets of at most `max_report_size` estimated bytes.
 
 use super::layer::{CallInfo, CallLayer, CallOutcome};
 use super::property::{Property, PropertyData};
