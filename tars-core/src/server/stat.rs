@@ -66,7 +66,10 @@ impl ServerStatLayer {
             master_name: STAT_FROM_SERVER.to_string(),
             slave_name: self.slave_name.clone(),
             interface_name: limit(current.func_name(), MAX_NAME_LEN),
-            master_ip: limit(&current.peer_addr().ip().to_string(), MAX_IP_LEN),
+            master_ip: limit(
+                &current.peer_addr().ip().to_canonical().to_string(),
+                MAX_IP_LEN,
+            ),
             slave_ip: String::new(),
             slave_port: 0,
             return_value: 0,
