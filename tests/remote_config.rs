@@ -5,6 +5,7 @@
 //! runs the application's hook on the new file.
 
 mod common;
+mod deploy;
 
 use common::fake::Fake;
 use common::within;
@@ -260,4 +261,32 @@ async fn loadconfig_through_admin_obj_refetches_and_runs_the_hook() {
     );
     running.request_shutdown();
     within("stop", running.wait()).await.unwrap();
+}
+
+#[test]
+fn loadconfig_of_a_deployed_server_through_tarsjs() {
+    let mut fake = Fake::start("fake_config.js", "config");
+    let mut setup = deploy::Setup::new(deploy::temp_dir("remote-config"));
+    setup.config = Some(config_obj(fake.port));
+    let config = setup.write();
+    let mut server = deploy::start_server(&config);
+    serve(&mut fake, "Test.HelloServer.conf", "<x>\ny=1\n</x>\n");
+    assert_eq!(
+        deploy::notify(setup.admin_port, "tars.loadconfig Test.HelloServer.conf"),
+        "[notify prefix object num:1]\n[1]:[succ] get remote config:Test.HelloServer.conf\n"
+    );
+    let file = setup.dir.join("bin/Test.HelloServer.conf");
+    assert_eq!(read(&file), "<x>\ny=1\n</x>\n");
+    serve(&mut fake, "Test.HelloServer.conf", "<x>\ny=2\n</x>\n");
+    deploy::notify(setup.admin_port, "tars.loadconfig Test.HelloServer.conf");
+    assert_eq!(read(&file), "<x>\ny=2\n</x>\n");
+    assert_eq!(read(&backup_path(&file, 1)), "<x>\ny=1\n</x>\n");
+    let call = load(&fake, 1);
+    assert_eq!(
+        (&call["app"], &call["server"]),
+        (&json!("Test"), &json!("HelloServer"))
+    );
+    let (ok, out) = deploy::admin(setup.admin_port, &["shutdown"]);
+    assert!(ok, "{out}");
+    assert!(deploy::wait_exit(&mut server).success());
 }
