@@ -4,6 +4,18 @@
 //! it replaces kept as `FILE.1.bak` .. `FILE.5.bak` (the newest first) when the content
 //! changed. When the config center is unreachable, errs or answers nothing, an existing local
 //! file is used.
+//!
+//! ```no_run
+//! # async fn run() -> Result<(), Box<dyn std::error::Error>> {
+//! use tars_core::app::RemoteConfig;
+//! use tars_core::client::Communicator;
+//! let comm = Communicator::new();
+//! let obj = "tars.tarsconfig.ConfigObj@tcp -h 127.0.0.1 -p 18890";
+//! let rc = RemoteConfig::new(&comm, Some(obj), "Test", "HelloServer", "/usr/local/app/bin", "");
+//! let loaded = rc.add_config("Test.HelloServer.conf").await?; // `[succ] get remote config:..`
+//! let conf = tars_core::config::Config::from_file(&loaded.path)?;
+//! # Ok(()) }
+//! ```
 
 use super::framework::tars::{ConfigInfo, ConfigProxy};
 use super::settings::Settings;
