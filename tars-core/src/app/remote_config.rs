@@ -156,19 +156,21 @@ impl RemoteConfig {
             Some(proxy) => self.load(proxy, file, app_only).await,
             None => Err("no config center configured".to_string()),
         };
-        match remote {
+        let fetched = match remote {
             Ok(content) => {
                 let target = path.clone();
                 tokio::task::spawn_blocking(move || install(&target, &content))
                     .await
-                    .map_err(|e| fail(format!("writing the file failed: {e}")))?
-                    .map_err(fail)?;
-                Ok(LoadedConfig {
-                    path,
-                    from_remote: true,
-                    message: format!("[succ] get remote config:{file}"),
-                })
+                    .unwrap_or_else(|e| Err(format!("writing the file failed: {e}")))
             }
+            Err(why) => Err(why),
+        };
+        match fetched {
+            Ok(()) => Ok(LoadedConfig {
+                path,
+                from_remote: true,
+                message: format!("[succ] get remote config:{file}"),
+            }),
             Err(why) if path.is_file() => {
                 warn!(file, %why, "config center gave nothing: the local file is used");
                 Ok(LoadedConfig {
@@ -254,8 +256,17 @@ fn install(path: &Path, content: &str) -> Result<(), String> {
     let mut fresh = path.as_os_str().to_owned();
     fresh.push(format!(".{stamp}"));
     let fresh = PathBuf::from(fresh);
-    std::fs::write(&fresh, content)
-        .map_err(|e| format!("[fail] copy stream to disk error: {e}"))?;
+    let result = std::fs::write(&fresh, content)
+        .map_err(|e| format!("[fail] copy stream to disk error: {e}"))
+        .and_then(|()| replace(path, &fresh, content));
+    if result.is_err() {
+        let _ = std::fs::remove_file(&fresh);
+    }
+    result
+}
+
+/// Rotates the backups if `content` is new, then moves `fresh` to `path`.
+fn replace(path: &Path, fresh: &Path, content: &str) -> Result<(), String> {
     let rename = |from: &Path, to: &Path| {
         std::fs::rename(from, to).map_err(|e| {
             format!(
@@ -277,11 +288,7 @@ fn install(path: &Path, content: &str) -> Result<(), String> {
             rename(path, &backup_path(path, 1))?;
         }
     }
-    let result = rename(&fresh, path);
-    if result.is_err() {
-        let _ = std::fs::remove_file(&fresh);
-    }
-    result
+    rename(fresh, path)
 }
 
 #[cfg(test)]
@@ -323,6 +330,21 @@ mod tests {
             assert!(check_name(bad).is_err(), "{bad:?}");
         }
         assert!(check_name("Test.HelloServer.conf").is_ok());
+    }
+
+    #[test]
+    fn a_failed_write_leaves_no_temporary_file() {
+        let d = dir("nowrite");
+        let f = d.join("x.conf");
+        std::fs::write(&f, "old").unwrap();
+        std::fs::write(backup_path(&f, 4), "4").unwrap();
+        // `.4.bak` cannot become `.5.bak`: a directory with a file is in the way.
+        std::fs::create_dir_all(backup_path(&f, 5).join("in-the-way")).unwrap();
+        let e = install(&f, "new").unwrap_err();
+        assert!(e.contains("rename file error"), "{e}");
+        assert_eq!(std::fs::read_to_string(&f).unwrap(), "old");
+        let left = std::fs::read_dir(&d).unwrap().count();
+        assert_eq!(left, 3, "the file, .4.bak and .5.bak: no temporary file");
     }
 
     #[tokio::test]
