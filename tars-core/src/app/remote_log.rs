@@ -365,6 +365,11 @@ impl<S: Subscriber> tracing_subscriber::Layer<S> for RemoteLogLayer {
         {
             return;
         }
+        if self.shared.tx.capacity() == 0 {
+            // Full: dropped without formatting.
+            self.shared.dropped.fetch_add(1, Ordering::Relaxed);
+            return;
+        }
         let (mut message, mut fields) = (String::new(), String::new());
         event.record(&mut Line {
             message: &mut message,
