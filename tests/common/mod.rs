@@ -4,6 +4,7 @@
 
 pub mod certs;
 pub mod conn;
+pub mod fake;
 
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
