@@ -27,7 +27,11 @@ async fn main() {
     };
     let running = app
         .servant(HELLO_OBJ, HelloServant::new(HelloImpl::default()))
-        .command("hello.ping", |params| Ok(format!("pong {params}")))
+        .command("hello.ping", |params| {
+            // An application log line: with `log` set it also goes to tarslog.
+            tracing::info!("hello.ping {params}");
+            Ok(format!("pong {params}"))
+        })
         .start(async { Ok::<(), String>(()) })
         .await
         .unwrap_or_else(|e| {

@@ -4,6 +4,7 @@
 
 pub mod certs;
 pub mod conn;
+pub mod fake;
 pub mod fake_registry;
 pub mod fake_stat;
 

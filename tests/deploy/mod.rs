@@ -123,6 +123,10 @@ pub struct Setup {
     pub keepalive_ms: u64,
     pub keepactiving_ms: u64,
     pub log_level: &'static str,
+    /// `log` (default `tars.tarslog.LogObj`, a name the registry would resolve).
+    pub log: Option<String>,
+    /// `config` (default `tars.tarsconfig.ConfigObj`).
+    pub config: Option<String>,
 }
 
 impl Setup {
@@ -135,6 +139,8 @@ impl Setup {
             keepalive_ms: 10_000,
             keepactiving_ms: 5_000,
             log_level: "DEBUG",
+            log: None,
+            config: None,
         }
     }
 
@@ -186,8 +192,8 @@ impl Setup {
              \x20     local=tcp -h 127.0.0.1 -p {admin} -t 10000\n\
              \x20     basepath={base}/bin/\n      datapath={base}/data/\n\
              \x20     logpath={logs}\n      logsize=10M\n      lognum=10\n\
-             \x20     logLevel={level}\n      config=tars.tarsconfig.ConfigObj\n\
-             \x20     notify={notify}\n      log=tars.tarslog.LogObj\n\
+             \x20     logLevel={level}\n      config={config}\n\
+             \x20     notify={notify}\n      log={log}\n\
              \x20     deactivating-timeout=3000\n      activating-timeout=60000\n\
              \x20     keepalive-interval={alive}\n      keepactiving-interval={activing}\n\
              \x20   </server>\n    <client>\n\
@@ -200,6 +206,11 @@ impl Setup {
             admin = self.admin_port,
             logs = self.log_path().display(),
             level = self.log_level,
+            config = self
+                .config
+                .as_deref()
+                .unwrap_or("tars.tarsconfig.ConfigObj"),
+            log = self.log.as_deref().unwrap_or("tars.tarslog.LogObj"),
             alive = self.keepalive_ms,
             activing = self.keepactiving_ms,
         );

@@ -3,6 +3,7 @@
 use super::commands::{CommandHandler, Commands};
 use super::framework::tars::AdminF;
 use super::logging::Logging;
+use super::remote_config::RemoteConfig;
 use super::report::{Notifier, VERSION};
 use super::settings::Settings;
 use crate::server::Server;
@@ -12,8 +13,10 @@ use std::sync::{Arc, Mutex};
 use tokio_util::sync::CancellationToken;
 use tracing::{info, warn};
 
-/// A `tars.loadconfig FILE` hook: fetches `FILE` (from the config center) and answers a
-/// message; the message is also reported to tarsnotify.
+/// A `tars.loadconfig FILE` hook: with a config center (`config` set), it runs once `FILE` was
+/// fetched into `basepath` (or the local file kept), to reload it; without one, it loads
+/// `FILE` itself. Its answer is the command's output (after the fetch message), also reported
+/// to tarsnotify.
 pub type LoadConfigHook = Arc<dyn Fn(&str) -> Result<String, String> + Send + Sync>;
 
 /// What AdminObj and the built-in commands see of the running application.
@@ -28,6 +31,7 @@ pub(crate) struct AdminState {
     /// The admin adapter's server.
     pub(crate) admin: Mutex<Option<Server>>,
     pub(crate) load_config: Option<LoadConfigHook>,
+    pub(crate) remote_config: Arc<RemoteConfig>,
 }
 
 /// The AdminObj servant.
@@ -45,7 +49,7 @@ impl AdminF for AdminObj {
         if let Some(n) = &self.0.notifier {
             n.report(&format!("AdminServant::notify:{command}")).await;
         }
-        Ok(self.0.commands.run(&command))
+        Ok(self.0.commands.run(&command).await)
     }
 
     async fn get_pid(&self, _current: &Current) -> TarsResult<i64> {
@@ -93,21 +97,51 @@ pub(crate) fn add_builtins(state: &Arc<AdminState>) {
         "tars.viewversion",
         handler(state, |_, _| format!("${VERSION}$")),
     );
-    c.add_builtin(
+    let weak = Arc::downgrade(state);
+    c.add_builtin_async(
         "tars.loadconfig",
-        handler(state, |s, params| {
-            let file = params.trim();
-            let result = match &s.load_config {
-                Some(hook) => hook(file).unwrap_or_else(|e| e),
-                None => format!("[fail] no config center client: {file} not loaded"),
-            };
-            if let Some(n) = s.notifier.clone() {
-                let message = result.clone();
-                tokio::spawn(async move { n.report(&message).await });
-            }
-            result
+        Arc::new(move |params: String| {
+            let state = weak.upgrade();
+            Box::pin(async move {
+                let s = state.ok_or("the application has stopped")?;
+                let result = load_config(&s, params.trim()).await;
+                if let Some(n) = s.notifier.clone() {
+                    let message = result.clone();
+                    tokio::spawn(async move { n.report(&message).await });
+                }
+                Ok(result)
+            })
         }),
     );
+}
+
+/// `tars.loadconfig FILE`: the fetch (with a config center), then the user's hook.
+async fn load_config(s: &AdminState, file: &str) -> String {
+    let hook = |prefix: Option<String>| {
+        let out = match &s.load_config {
+            Some(hook) => hook(file).unwrap_or_else(|e| e),
+            None if prefix.is_some() => String::new(),
+            None => format!("[fail] no config center client: {file} not loaded"),
+        };
+        match prefix {
+            Some(p) if out.is_empty() => p,
+            Some(p) => format!("{p}\n{out}"),
+            None => out,
+        }
+    };
+    if !s.remote_config.has_config_center() {
+        return hook(None);
+    }
+    match s.remote_config.add_config(file).await {
+        Ok(loaded) => {
+            info!(file, path = %loaded.path.display(), "{}", loaded.message);
+            hook(Some(loaded.message))
+        }
+        Err(e) => {
+            warn!(file, "{e}");
+            e.to_string()
+        }
+    }
 }
 
 fn view_status(s: &AdminState) -> String {

@@ -4,31 +4,75 @@
 //! registered by the application; each handler's output is framed as TarsCpp frames it. A
 //! command nobody registered answers an empty string.
 
+use crate::server::BoxFuture;
+use futures_util::FutureExt;
 use std::collections::BTreeMap;
 use std::fmt::Write;
+use std::panic::AssertUnwindSafe;
 use std::sync::{Arc, RwLock};
 
 /// A command handler: gets the parameter text, answers its output. `Err` stops the other
 /// handlers of the command (TarsCpp's handler returning `false`).
 pub type CommandHandler = Arc<dyn Fn(&str) -> Result<String, String> + Send + Sync>;
 
+/// A built-in handler that waits for something (a call to the config center).
+pub(crate) type AsyncCommandHandler =
+    Arc<dyn Fn(String) -> BoxFuture<'static, Result<String, String>> + Send + Sync>;
+
+#[derive(Clone)]
+enum Handler {
+    Sync(CommandHandler),
+    Async(AsyncCommandHandler),
+}
+
+impl Handler {
+    /// Runs the handler; a panic stops the command.
+    async fn call(&self, params: &str) -> Result<String, String> {
+        let panicked = |_| Err("command handler panicked".to_string());
+        match self {
+            Handler::Sync(h) => {
+                std::panic::catch_unwind(AssertUnwindSafe(|| h(params))).unwrap_or_else(panicked)
+            }
+            Handler::Async(h) => {
+                match std::panic::catch_unwind(AssertUnwindSafe(|| h(params.to_string()))) {
+                    Ok(fut) => AssertUnwindSafe(fut)
+                        .catch_unwind()
+                        .await
+                        .unwrap_or_else(panicked),
+                    Err(p) => panicked(p),
+                }
+            }
+        }
+    }
+}
+
+type Map = RwLock<BTreeMap<String, Vec<Handler>>>;
+
 /// The registry of administration commands.
 #[derive(Default)]
 pub struct Commands {
-    builtin: RwLock<BTreeMap<String, Vec<CommandHandler>>>,
-    user: RwLock<BTreeMap<String, Vec<CommandHandler>>>,
+    builtin: Map,
+    user: Map,
 }
 
 impl Commands {
     /// Registers a built-in (framework) handler of `name`.
     pub(crate) fn add_builtin(&self, name: &str, handler: CommandHandler) {
-        let mut map = self.builtin.write().unwrap_or_else(|e| e.into_inner());
-        map.entry(name.to_string()).or_default().push(handler);
+        Self::insert(&self.builtin, name, Handler::Sync(handler));
+    }
+
+    /// Registers a built-in handler of `name` that awaits.
+    pub(crate) fn add_builtin_async(&self, name: &str, handler: AsyncCommandHandler) {
+        Self::insert(&self.builtin, name, Handler::Async(handler));
     }
 
     /// Registers an application handler of `name`; several may share a name.
     pub fn add(&self, name: &str, handler: CommandHandler) {
-        let mut map = self.user.write().unwrap_or_else(|e| e.into_inner());
+        Self::insert(&self.user, name, Handler::Sync(handler));
+    }
+
+    fn insert(map: &Map, name: &str, handler: Handler) {
+        let mut map = map.write().unwrap_or_else(|e| e.into_inner());
         map.entry(name.to_string()).or_default().push(handler);
     }
 
@@ -42,7 +86,7 @@ impl Commands {
     }
 
     /// Runs `command` and answers the framed output of its handlers.
-    pub fn run(&self, command: &str) -> String {
+    pub async fn run(&self, command: &str) -> String {
         let command = command.trim();
         let (name, params) = command.split_once(' ').unwrap_or((command, ""));
         let mut out = String::new();
@@ -55,39 +99,34 @@ impl Commands {
                 params,
                 "[notify break by server]:",
             )
+            .await
         {
             return out;
         }
         let user = self.handlers(&self.user, name);
         if !user.is_empty() {
-            frame(&mut out, "servant", &user, params, "[notify break.]");
+            frame(&mut out, "servant", &user, params, "[notify break.]").await;
         }
         out
     }
 
-    fn handlers(
-        &self,
-        map: &RwLock<BTreeMap<String, Vec<CommandHandler>>>,
-        name: &str,
-    ) -> Vec<CommandHandler> {
+    fn handlers(&self, map: &Map, name: &str) -> Vec<Handler> {
         let map = map.read().unwrap_or_else(|e| e.into_inner());
         map.get(name).cloned().unwrap_or_default()
     }
 }
 
 /// Appends one group's output; false if a handler stopped it.
-fn frame(
+async fn frame(
     out: &mut String,
     kind: &str,
-    handlers: &[CommandHandler],
+    handlers: &[Handler],
     params: &str,
     stopped: &str,
 ) -> bool {
     let _ = writeln!(out, "[notify {kind} object num:{}]", handlers.len());
     for (i, handler) in handlers.iter().enumerate() {
-        let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| handler(params)))
-            .unwrap_or_else(|_| Err("command handler panicked".to_string()));
-        match result {
+        match handler.call(params).await {
             Ok(text) => {
                 let _ = writeln!(out, "[{}]:{text}", i + 1);
             }
@@ -111,8 +150,8 @@ mod tests {
         Arc::new(f)
     }
 
-    #[test]
-    fn frames_as_tarscpp() {
+    #[tokio::test]
+    async fn frames_as_tarscpp() {
         let c = Commands::default();
         c.add_builtin("tars.x", handler(|p| Ok(format!("got [{p}]"))));
         c.add("tars.x", handler(|_| Ok("user".into())));
@@ -120,24 +159,37 @@ mod tests {
         c.add("mine", handler(|_| Err("stop".into())));
         c.add("mine", handler(|_| Ok("never".into())));
         assert_eq!(
-            c.run("  tars.x  a b "),
+            c.run("  tars.x  a b ").await,
             "[notify prefix object num:1]\n[1]:got [ a b]\n[notify servant object num:1]\n[1]:user\n"
         );
         assert_eq!(
-            c.run("mine"),
+            c.run("mine").await,
             "[notify servant object num:3]\n[1]:a\n[notify break.]\nstop\n"
         );
-        assert_eq!(c.run("nobody"), "");
+        assert_eq!(c.run("nobody").await, "");
         assert_eq!(c.help(), "mine\r\ntars.x\r\n");
     }
 
-    #[test]
-    fn a_panicking_handler_stops_its_command() {
+    #[tokio::test]
+    async fn a_panicking_handler_stops_its_command() {
         let c = Commands::default();
         c.add_builtin("p", handler(|_| panic!("boom")));
         c.add("p", handler(|_| Ok("after".into())));
         assert_eq!(
-            c.run("p"),
+            c.run("p").await,
+            "[notify prefix object num:1]\n[notify break by server]:\ncommand handler panicked\n"
+        );
+        c.add_builtin_async(
+            "a",
+            Arc::new(|p: String| Box::pin(async move { Ok(format!("async {p}")) })),
+        );
+        c.add_builtin_async("ap", Arc::new(|_| Box::pin(async { panic!("boom") })));
+        assert_eq!(
+            c.run("a x").await,
+            "[notify prefix object num:1]\n[1]:async x\n"
+        );
+        assert_eq!(
+            c.run("ap").await,
             "[notify prefix object num:1]\n[notify break by server]:\ncommand handler panicked\n"
         );
     }

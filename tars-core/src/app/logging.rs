@@ -1,7 +1,9 @@
 //! Logs where TARS puts them: `<logpath>/<app>/<server>/<app>.<server>.log`, rolled by size
 //! (`logsize`, keeping `lognum` files) and by day, written off the calling thread, with the
-//! level from `logLevel` and changed live by `tars.setloglevel`.
+//! level from `logLevel` and changed live by `tars.setloglevel`; with `log` set, also to
+//! tarslog ([`RemoteLog`](super::RemoteLog)).
 
+use super::remote_log::RemoteLogLayer;
 use super::settings::Settings;
 use super::AppError;
 use std::sync::Mutex;
@@ -32,9 +34,13 @@ pub fn level_filter(level: &str) -> Option<EnvFilter> {
 }
 
 impl Logging {
-    /// Installs the global `tracing` subscriber writing to [`Settings::log_file`]. Fails if
-    /// the directory cannot be made, the file cannot be opened, or a subscriber is set.
-    pub fn install(settings: &Settings) -> Result<Logging, AppError> {
+    /// Installs the global `tracing` subscriber writing to [`Settings::log_file`] (and to
+    /// `remote`, with the same level). Fails if the directory cannot be made, the file cannot
+    /// be opened, or a subscriber is set.
+    pub fn install(
+        settings: &Settings,
+        remote: Option<RemoteLogLayer>,
+    ) -> Result<Logging, AppError> {
         let path = settings.log_file();
         let io =
             |e: std::io::Error| AppError::Invalid(format!("cannot log to {}: {e}", path.display()));
@@ -60,6 +66,7 @@ impl Logging {
                     .with_writer(writer)
                     .with_ansi(false),
             )
+            .with(remote)
             .try_init()
             .map_err(|e| AppError::Invalid(format!("cannot install the logger: {e}")))?;
         Ok(Logging {

@@ -22,12 +22,16 @@ pub mod client_keys;
 pub mod commands;
 pub mod framework;
 pub mod logging;
+pub mod remote_config;
+pub mod remote_log;
 mod report;
 mod running;
 pub mod settings;
 
 pub use admin::LoadConfigHook;
 pub use commands::{CommandHandler, Commands};
+pub use remote_config::{ConfigFetchError, LoadedConfig, RemoteConfig};
+pub use remote_log::{RemoteLog, RemoteLogConfig, RemoteLogLayer};
 pub use report::{ADMIN_ADAPTER, VERSION};
 pub use running::Running;
 pub use settings::{AdapterProtocol, AdapterSettings, ClientSettings, Settings};
@@ -80,6 +84,7 @@ pub struct Application {
     servants: Vec<(String, Registered)>,
     commands: Arc<Commands>,
     load_config: Option<LoadConfigHook>,
+    remote_config: Arc<RemoteConfig>,
     server_config: ServerConfig,
     log_to_file: bool,
 }
@@ -151,7 +156,9 @@ impl Application {
         };
         settings.client.security.apply(&mut client)?;
         let comm = Communicator::with_config(client);
+        let remote_config = Arc::new(RemoteConfig::from_settings(&comm, &settings));
         Ok(Application {
+            remote_config,
             settings,
             config,
             comm,
@@ -219,7 +226,20 @@ impl Application {
         self.commands.clone()
     }
 
-    /// What `tars.loadconfig FILE` runs (the config center client hooks in here).
+    /// The config center client (`config` in `/tars/application/server`), fetching into
+    /// `basepath`.
+    pub fn remote_config(&self) -> Arc<RemoteConfig> {
+        self.remote_config.clone()
+    }
+
+    /// Fetches `file` from the config center into `basepath` (TarsCpp's `addConfig`), keeping
+    /// the local file when the config center gives nothing; see [`RemoteConfig::add_config`].
+    pub async fn add_config(&self, file: &str) -> Result<LoadedConfig, ConfigFetchError> {
+        self.remote_config.add_config(file).await
+    }
+
+    /// What `tars.loadconfig FILE` runs after the file was fetched into `basepath` (with a
+    /// config center; without one the hook loads `FILE` itself). See [`LoadConfigHook`].
     pub fn on_load_config(
         mut self,
         hook: impl Fn(&str) -> Result<String, String> + Send + Sync + 'static,

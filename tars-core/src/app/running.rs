@@ -3,6 +3,7 @@
 use super::admin::{self, AdminObj, AdminState};
 use super::framework::tars::AdminFServant;
 use super::logging::Logging;
+use super::remote_log::{RemoteLog, RemoteLogConfig};
 use super::report::{Node, Notifier, ADMIN_ADAPTER};
 use super::settings::AdapterProtocol;
 use super::{AppError, Application, Registered, ADMIN_OBJ};
@@ -17,6 +18,7 @@ use tracing::{info, warn};
 /// A started application.
 pub struct Running {
     state: Arc<AdminState>,
+    remote_log: Option<RemoteLog>,
     node: Option<Arc<Node>>,
     heartbeats: tokio::task::JoinHandle<()>,
     stopped: CancellationToken,
@@ -114,11 +116,32 @@ pub(super) async fn start<E: std::fmt::Display>(
     init: impl std::future::Future<Output = Result<(), E>>,
 ) -> Result<Running, AppError> {
     let matched = match_servants(&mut app)?;
+    let mut bad_log = None;
+    let remote_log = match app.settings.log.as_deref() {
+        Some(obj) if app.log_to_file => {
+            let config = RemoteLogConfig::from_settings(&app.settings);
+            match RemoteLog::start(&app.comm, obj, config) {
+                Ok(log) => Some(log),
+                Err(e) => {
+                    // Logged once the file logger is installed.
+                    bad_log = Some(format!("log `{obj}`: {e}: no remote log"));
+                    None
+                }
+            }
+        }
+        _ => None,
+    };
     let logging = if app.log_to_file {
-        Some(Logging::install(&app.settings)?)
+        Some(Logging::install(
+            &app.settings,
+            remote_log.as_ref().map(RemoteLog::layer),
+        )?)
     } else {
         None
     };
+    if let Some(why) = bad_log {
+        warn!("{why}");
+    }
     let settings = app.settings.clone();
     info!(app = %settings.app, server = %settings.server, config = %settings.file, "starting");
     let node = Node::new(&app.comm, &settings).map(Arc::new);
@@ -133,6 +156,7 @@ pub(super) async fn start<E: std::fmt::Display>(
         server: Mutex::new(None),
         admin: Mutex::new(None),
         load_config: app.load_config.clone(),
+        remote_config: app.remote_config.clone(),
     });
     admin::add_builtins(&state);
 
@@ -244,6 +268,7 @@ pub(super) async fn start<E: std::fmt::Display>(
     info!("started");
     Ok(Running {
         state,
+        remote_log,
         node,
         heartbeats,
         stopped,
@@ -301,6 +326,16 @@ impl Running {
         lock.as_ref().and_then(|s| s.endpoint(ADMIN_OBJ).cloned())
     }
 
+    /// The config center client, as [`Application::remote_config`].
+    pub fn remote_config(&self) -> Arc<super::RemoteConfig> {
+        self.state.remote_config.clone()
+    }
+
+    /// The remote log (with `log` set and the file logger installed).
+    pub fn remote_log(&self) -> Option<&RemoteLog> {
+        self.remote_log.as_ref()
+    }
+
     /// Asks the application to stop, as `AdminObj.shutdown` does.
     pub fn request_shutdown(&self) {
         self.state.shutdown.cancel();
@@ -350,6 +385,9 @@ impl Running {
             admin.shutdown().await;
         }
         info!("stopped");
+        if let Some(log) = &self.remote_log {
+            log.flush(Duration::from_secs(1)).await;
+        }
         // Flushes the file log.
         drop(
             self.state

@@ -100,9 +100,11 @@ pub struct Settings {
     pub node: Option<String>,
     /// `notify`: tarsnotify's object; no reports without it.
     pub notify: Option<String>,
-    /// `log`: the remote log object (read; remote logging is not implemented).
+    /// `log`: tarslog's object; the application's logs also go there
+    /// ([`RemoteLog`](super::RemoteLog)).
     pub log: Option<String>,
-    /// `config`: the config center object (`tars.loadconfig` hook).
+    /// `config`: tarsconfig's object, where [`RemoteConfig`](super::RemoteConfig) and
+    /// `tars.loadconfig` fetch files from.
     pub config: Option<String>,
     /// `logLevel` (default `DEBUG`): `NONE`, `ERROR`, `WARN`, `INFO`, `DEBUG`, `TARS`.
     pub log_level: String,

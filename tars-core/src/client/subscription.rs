@@ -122,10 +122,12 @@ impl Status {
     }
 
     fn set(&self, state: SubscriptionState) {
-        if matches!(state, SubscriptionState::Registered { .. }) {
+        let registered = matches!(state, SubscriptionState::Registered { .. });
+        // The state first: `ready()` wakes on `registered_once` and callers then read it.
+        self.state.send_replace(state);
+        if registered {
             self.registered_once.send_replace(true);
         }
-        self.state.send_replace(state);
     }
 }
 
