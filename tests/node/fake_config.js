@@ -17,10 +17,9 @@ var Tars = require("@tars/rpc");
 var TarsError = Tars.error;
 var TarsStream = require("@tars/stream");
 
-var HOST = "127.0.0.1";
+var host = require("./fake_host.js");
 var files = {};
 var failCode = 0;
-var commands = 0;
 
 // struct ConfigInfo (ConfigF.tars): only read here.
 var ConfigInfo = function () {
@@ -78,27 +77,10 @@ ConfigImp.prototype.onDispatch = function (current, funcName, binBuffer) {
     return TarsError.SUCCESS;
 };
 
-var svr = Tars.server.createServer(ConfigImp);
-svr.start({ name: "tars.tarsconfig.ConfigObjAdapter", servant: "tars.tarsconfig.ConfigObj",
-            endpoint: "tcp -h " + HOST + " -p 0", protocol: "tars", maxconns: 1024 });
-var listener = svr._server._adapters[0]._netthread._listener;
-var announce = function () { process.stdout.write("config " + listener.address().port + "\n"); };
-if (listener.listening) announce(); else listener.once("listening", announce);
+host.serve(ConfigImp, "tars.tarsconfig.ConfigObj", "config", 0);
 
-var buffered = "";
-process.stdin.on("data", function (chunk) {
-    buffered += chunk.toString();
-    var lines = buffered.split("\n");
-    buffered = lines.pop();
-    lines.forEach(function (text) {
-        if (!text.trim()) return;
-        var cmd = JSON.parse(text);
-        if (cmd.file !== undefined) files[cmd.file] = cmd.content;
-        if (cmd.remove !== undefined) delete files[cmd.remove];
-        if (cmd.fail !== undefined) failCode = cmd.fail;
-        commands += 1;
-        process.stdout.write("ack " + commands + "\n");
-    });
+host.commands(function (cmd) {
+    if (cmd.file !== undefined) files[cmd.file] = cmd.content;
+    if (cmd.remove !== undefined) delete files[cmd.remove];
+    if (cmd.fail !== undefined) failCode = cmd.fail;
 });
-process.stdin.on("end", function () { process.exit(0); });
-setTimeout(function () { process.exit(0); }, 120000).unref();

@@ -17,10 +17,9 @@ var Tars = require("@tars/rpc");
 var TarsError = Tars.error;
 var TarsStream = require("@tars/stream");
 
-var HOST = "127.0.0.1";
+var host = require("./fake_host.js");
 var stalled = false;
 var held = [];
-var commands = 0;
 
 // struct LogInfo (LogF.tars): only read here.
 var LogInfo = function () {};
@@ -71,28 +70,11 @@ LogImp.prototype.onDispatch = function (current, funcName, binBuffer) {
     return TarsError.SUCCESS;
 };
 
-var svr = Tars.server.createServer(LogImp);
-svr.start({ name: "tars.tarslog.LogObjAdapter", servant: "tars.tarslog.LogObj",
-            endpoint: "tcp -h " + HOST + " -p 0", protocol: "tars", maxconns: 1024 });
-var listener = svr._server._adapters[0]._netthread._listener;
-var announce = function () { process.stdout.write("log " + listener.address().port + "\n"); };
-if (listener.listening) announce(); else listener.once("listening", announce);
+host.serve(LogImp, "tars.tarslog.LogObj", "log", 0);
 
-var buffered = "";
-process.stdin.on("data", function (chunk) {
-    buffered += chunk.toString();
-    var lines = buffered.split("\n");
-    buffered = lines.pop();
-    lines.forEach(function (text) {
-        if (!text.trim()) return;
-        var cmd = JSON.parse(text);
-        if (cmd.stall !== undefined) {
-            stalled = cmd.stall;
-            if (!stalled) { held.forEach(answer); held = []; }
-        }
-        commands += 1;
-        process.stdout.write("ack " + commands + "\n");
-    });
+host.commands(function (cmd) {
+    if (cmd.stall !== undefined) {
+        stalled = cmd.stall;
+        if (!stalled) { held.forEach(answer); held = []; }
+    }
 });
-process.stdin.on("end", function () { process.exit(0); });
-setTimeout(function () { process.exit(0); }, 120000).unref();

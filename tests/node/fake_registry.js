@@ -18,10 +18,10 @@ var TarsError = Tars.error;
 var TarsStream = require("@tars/stream");
 var EndpointF = require("@tars/registry/EndpointFTars.js").tars.EndpointF;
 
+var host = require("./fake_host.js");
 var HOST = "127.0.0.1";
 var table = {};
 var failing = false;
-var commands = 0;
 
 function endpoints(ports) {
     var list = TarsStream.List(EndpointF);
@@ -68,26 +68,9 @@ QueryImp.prototype.onDispatch = function (current, funcName, binBuffer) {
 };
 
 var port = parseInt(process.argv[2] || "0", 10);
-var svr = Tars.server.createServer(QueryImp);
-svr.start({ name: "tars.tarsregistry.QueryObjAdapter", servant: "tars.tarsregistry.QueryObj",
-            endpoint: "tcp -h " + HOST + " -p " + port, protocol: "tars", maxconns: 1024 });
-var listener = svr._server._adapters[0]._netthread._listener;
-var announce = function () { process.stdout.write("registry " + listener.address().port + "\n"); };
-if (listener.listening) announce(); else listener.once("listening", announce);
+host.serve(QueryImp, "tars.tarsregistry.QueryObj", "registry", port);
 
-var buffered = "";
-process.stdin.on("data", function (chunk) {
-    buffered += chunk.toString();
-    var lines = buffered.split("\n");
-    buffered = lines.pop();
-    lines.forEach(function (text) {
-        if (!text.trim()) return;
-        var cmd = JSON.parse(text);
-        if (cmd.set) table[cmd.set] = { active: cmd.active || [], inactive: cmd.inactive || [] };
-        if (cmd.fail !== undefined) failing = cmd.fail;
-        commands += 1;
-        process.stdout.write("ack " + commands + "\n");
-    });
+host.commands(function (cmd) {
+    if (cmd.set) table[cmd.set] = { active: cmd.active || [], inactive: cmd.inactive || [] };
+    if (cmd.fail !== undefined) failing = cmd.fail;
 });
-process.stdin.on("end", function () { process.exit(0); });
-setTimeout(function () { process.exit(0); }, 120000);

@@ -16,7 +16,7 @@ var TarsStream = require("@tars/stream");
 var StatF = require("@tars/monitor/stat/StatFProxy.js").tars;
 var PropertyF = require("@tars/monitor/property/PropertyFProxy.js").tars;
 
-var HOST = "127.0.0.1";
+var host = require("./fake_host.js");
 
 function entries(map) {
     var out = [];
@@ -55,18 +55,6 @@ var PropImp = servant(function (funcName, is) {
     return { func: funcName, entries: entries(map) };
 });
 
-function start(Imp, name, label) {
-    var svr = Tars.server.createServer(Imp);
-    svr.start({ name: name + "Adapter", servant: name, endpoint: "tcp -h " + HOST + " -p 0",
-                protocol: "tars", maxconns: 1024 });
-    var listener = svr._server._adapters[0]._netthread._listener;
-    var announce = function () { process.stdout.write(label + " " + listener.address().port + "\n"); };
-    if (listener.listening) announce(); else listener.once("listening", announce);
-}
-
-start(StatImp, "tars.tarsstat.StatObj", "stat");
-start(PropImp, "tars.tarsproperty.PropertyObj", "property");
-
-process.stdin.on("data", function () {});
-process.stdin.on("end", function () { process.exit(0); });
-setTimeout(function () { process.exit(0); }, 120000).unref();
+host.serve(StatImp, "tars.tarsstat.StatObj", "stat", 0);
+host.serve(PropImp, "tars.tarsproperty.PropertyObj", "property", 0);
+host.commands();
