@@ -254,7 +254,8 @@ impl Connection {
                 self.uid
             )));
         }
-        self.enqueue(frame)
+        // Written at once when the connection is idle, else queued behind what waits.
+        self.outbound.push(frame).map_err(|_| self.closed_error())
     }
 }
 
