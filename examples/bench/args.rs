@@ -12,6 +12,7 @@ pub const USAGE: &str = "usage:
   bench rpc [OBJ@ENDPOINTS | OBJ --locator LOCATOR] [--empty-layers N] [--payload B] [--connections C] [--in-flight N] [--seconds S] [--rate R] [--raw] [--vs-baseline]
   bench baseline [--payload B] [--connections C] [--in-flight N] [--seconds S] [--rate R]
   bench push [--clients K] [--rate R] [--seconds S] [--target OBJ@EP] [--burst]
+  bench push --demo [--clients K] [--rate R] [--seconds S] [--target OBJ@EP] [--gap-ms MS]
   bench conns --count N --pid PID [--target HOST:PORT] [--obj OBJ]
   bench codec [--seconds S]
 common: --json (one JSON object per result line), --warmup S (default 0.5)";
@@ -32,6 +33,7 @@ const VALUE_FLAGS: &[&str] = &[
     "drain",
     "locator",
     "empty-layers",
+    "gap-ms",
 ];
 
 /// The arguments that are neither flags nor flag values: the mode, then its target.

@@ -362,7 +362,9 @@ mod tests {
         out.push(b" third").unwrap();
         assert_eq!(out.unsent(), 18);
         let mut writer = crate::net::SharedTcp(socket);
-        tokio::io::AsyncWriteExt::write_all(&mut writer, &batch).await.unwrap();
+        tokio::io::AsyncWriteExt::write_all(&mut writer, &batch)
+            .await
+            .unwrap();
         out.written(12, &mut batch);
         let stall = std::time::Duration::from_secs(5);
         let writing = tokio::spawn({
@@ -416,7 +418,10 @@ mod tests {
 
     #[test]
     fn abort_releases_the_attached_socket() {
-        let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap();
         let (socket, _peer) = rt.block_on(socket_pair());
         let out = Outbound::new();
         out.attach(socket.clone());

@@ -342,10 +342,7 @@ impl ReadMore for TcpRead<'_> {
     }
 }
 
-async fn read_tcp(
-    reader: &TcpStream,
-    buf: &mut BytesMut,
-) -> std::io::Result<usize> {
+async fn read_tcp(reader: &TcpStream, buf: &mut BytesMut) -> std::io::Result<usize> {
     use std::io::ErrorKind::WouldBlock;
     loop {
         if buf.capacity() > buf.len() {
