@@ -128,6 +128,55 @@ impl Outbound {
         Ok(())
     }
 
+    /// Appends `bytes` without waking the writer. `Ok(true)`: the queue was empty, and the
+    /// caller must [`flush`](Self::flush) it (soon: until then nothing writes these bytes,
+    /// unless other bytes arrive and wake the writer).
+    pub(crate) fn append_deferred(&self, bytes: &[u8]) -> Result<bool, Closed> {
+        let mut queue = self.lock();
+        if queue.closed {
+            return Err(Closed);
+        }
+        let was_empty = queue.buf.is_empty();
+        queue.buf.extend_from_slice(bytes);
+        self.unsent.fetch_add(bytes.len(), Ordering::AcqRel);
+        Ok(was_empty)
+    }
+
+    /// Writes what is queued straight to the attached socket when the writer holds nothing
+    /// (under the lock, so order is kept); whatever the socket does not take, or all of it
+    /// when there is no socket or the writer is busy, is left to the writer, woken for it.
+    pub(crate) fn flush(&self) {
+        let mut queue = self.lock();
+        if queue.buf.is_empty() {
+            return;
+        }
+        let idle_writer = self.unsent() == queue.buf.len();
+        let mut n = 0;
+        if let (true, Some(socket)) = (idle_writer, &queue.socket) {
+            // A failed write leaves the bytes to the writer, which reports the failure.
+            n = socket.try_write(&queue.buf).unwrap_or(0);
+        }
+        if n > 0 {
+            bytes::Buf::advance(&mut queue.buf, n);
+            self.unsent.fetch_sub(n, Ordering::AcqRel);
+            self.written_total.fetch_add(n as u64, Ordering::Relaxed);
+        }
+        let rest = !queue.buf.is_empty();
+        drop(queue);
+        if n > 0 {
+            self.room.notify_waiters();
+        }
+        if rest {
+            self.ready.notify_one();
+        }
+    }
+
+    /// Wakes the writer (for bytes appended with [`append_deferred`](Self::append_deferred)
+    /// that will not be flushed).
+    pub(crate) fn wake(&self) {
+        self.ready.notify_one();
+    }
+
     /// Lets `write` append to the buffer under the lock (encoding straight into it, with no
     /// intermediate copy). If `write` fails, what it appended is taken back.
     pub(crate) fn append_with<E>(
@@ -414,6 +463,59 @@ mod tests {
         out.abort();
         writing.await.unwrap().unwrap();
         assert_eq!(out.written_total(), u64::from(n) * 1024);
+    }
+
+    #[tokio::test]
+    async fn a_deferred_append_is_flushed_to_an_idle_socket() {
+        use tokio::io::AsyncReadExt;
+        let (socket, mut peer) = socket_pair().await;
+        let out = Outbound::new();
+        out.attach(socket);
+        assert_eq!(
+            out.append_deferred(b"one "),
+            Ok(true),
+            "was empty: flush it"
+        );
+        assert_eq!(out.append_deferred(b"two"), Ok(false));
+        out.flush();
+        assert_eq!(out.unsent(), 0);
+        assert_eq!(out.written_total(), 7);
+        let mut got = [0u8; 7];
+        peer.read_exact(&mut got).await.unwrap();
+        assert_eq!(&got, b"one two");
+    }
+
+    #[tokio::test]
+    async fn a_flush_while_the_writer_holds_bytes_leaves_them_to_it_in_order() {
+        use tokio::io::AsyncReadExt;
+        let (socket, mut peer) = socket_pair().await;
+        let out = Arc::new(Outbound::new());
+        out.attach(socket.clone());
+        out.append(b"first ").unwrap();
+        let mut batch = BytesMut::new();
+        assert_eq!(
+            out.take(&mut batch),
+            Some(6),
+            "the writer holds the first frame"
+        );
+        assert_eq!(out.append_deferred(b"second"), Ok(true));
+        out.flush();
+        assert_eq!(out.unsent(), 12, "nothing written past the writer's bytes");
+        let mut writer = crate::net::SharedTcp(socket);
+        tokio::io::AsyncWriteExt::write_all(&mut writer, &batch)
+            .await
+            .unwrap();
+        out.written(6, &mut batch);
+        let stall = std::time::Duration::from_secs(5);
+        let writing = tokio::spawn({
+            let out = out.clone();
+            async move { crate::net::write_loop(&mut writer, &out, stall).await }
+        });
+        let mut got = [0u8; 12];
+        peer.read_exact(&mut got).await.unwrap();
+        assert_eq!(&got, b"first second");
+        out.abort();
+        writing.await.unwrap().unwrap();
     }
 
     #[test]

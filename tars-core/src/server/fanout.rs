@@ -1,67 +1,69 @@
-//! Sending one frame to many connections ([`CurrentRegistry::broadcast`](super::CurrentRegistry::broadcast)):
-//! each push is written straight to an idle connection's socket (see `net::Outbound::push`),
-//! and a large fan-out is split over the machine's cores.
+//! Sending one frame to many connections ([`CurrentRegistry::broadcast`](super::CurrentRegistry::broadcast)).
+//!
+//! First the frame is queued on every connection (a short lock and a copy each; checks and
+//! the slow-consumer policy as for any push), waking no connection task. Then the queues that
+//! were empty are flushed: written straight to their sockets (`net::Outbound::flush`), by a
+//! few tasks spread over the runtime's worker threads rather than by one wake-up of each
+//! connection's task. Only a connection whose socket does not take the whole frame has its
+//! writer woken.
 
 use super::current::Connection;
 use super::registry::BroadcastReport;
-use std::sync::{Arc, OnceLock};
+use std::sync::Arc;
 
-/// Fewest connections per thread worth a thread of their own.
-const PER_THREAD: usize = 512;
+/// Connections flushed by one task (and the most flushed on the caller's thread).
+const PER_TASK: usize = 256;
 
-/// The cores to spread a fan-out over (`TARS_BROADCAST_THREADS` overrides; 1 keeps it on the
-/// caller's thread).
-fn cores() -> usize {
-    static CORES: OnceLock<usize> = OnceLock::new();
-    *CORES.get_or_init(|| {
-        std::env::var("TARS_BROADCAST_THREADS")
-            .ok()
-            .and_then(|v| v.parse().ok())
-            .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()))
-            .max(1)
-    })
-}
-
-/// Sends `frame` to every connection of `conns`, on the calling thread and, past
-/// [`PER_THREAD`] connections per core, on scoped helper threads too. Never waits for a peer.
+/// Queues `frame` on every connection of `conns` and has the idle ones flushed. Never waits
+/// for a peer.
 pub(crate) fn send_to_all(conns: &[Arc<Connection>], frame: &[u8]) -> BroadcastReport {
-    let threads = cores().min(conns.len() / PER_THREAD).max(1);
-    if threads == 1 {
-        return send_chunk(conns, frame);
-    }
-    let chunk = conns.len().div_ceil(threads);
-    std::thread::scope(|scope| {
-        let mut parts = conns.chunks(chunk);
-        let mine = parts.next().unwrap_or_default();
-        let helpers: Vec<_> = parts
-            .map(|part| {
-                let spawned = std::thread::Builder::new()
-                    .name("tars-broadcast".into())
-                    .spawn_scoped(scope, move || send_chunk(part, frame));
-                // No thread to be had: that part is sent here.
-                spawned.map_err(|_| part)
-            })
-            .collect();
-        let mut report = send_chunk(mine, frame);
-        for helper in helpers {
-            let part = match helper {
-                Ok(handle) => handle.join().unwrap_or_default(),
-                Err(part) => send_chunk(part, frame),
-            };
-            report.sent += part.sent;
-            report.failed += part.failed;
-        }
-        report
-    })
-}
-
-fn send_chunk(conns: &[Arc<Connection>], frame: &[u8]) -> BroadcastReport {
     let mut report = BroadcastReport::default();
+    let mut to_flush = Vec::new();
     for conn in conns {
-        match conn.send_unsolicited(frame) {
-            Ok(()) => report.sent += 1,
+        match conn.queue_unsolicited(frame) {
+            Ok(was_empty) => {
+                report.sent += 1;
+                if was_empty {
+                    to_flush.push(conn.clone());
+                }
+            }
             Err(_) => report.failed += 1,
         }
     }
+    flush_all(to_flush);
     report
+}
+
+/// Flushes `conns`: on the caller's thread when they are few or there is no runtime, else
+/// in tasks of [`PER_TASK`] connections.
+fn flush_all(mut conns: Vec<Arc<Connection>>) {
+    let handle = tokio::runtime::Handle::try_current().ok();
+    let Some(handle) = handle.filter(|_| conns.len() > PER_TASK) else {
+        return Pending(conns).flush();
+    };
+    while !conns.is_empty() {
+        let chunk = conns.split_off(conns.len().saturating_sub(PER_TASK));
+        let pending = Pending(chunk);
+        handle.spawn(async move { pending.flush() });
+    }
+}
+
+/// Connections to flush; those still here when it is dropped (a task that never ran) get
+/// their writers woken instead.
+struct Pending(Vec<Arc<Connection>>);
+
+impl Pending {
+    fn flush(mut self) {
+        while let Some(conn) = self.0.pop() {
+            conn.outbound.flush();
+        }
+    }
+}
+
+impl Drop for Pending {
+    fn drop(&mut self) {
+        for conn in self.0.drain(..) {
+            conn.outbound.wake();
+        }
+    }
 }
