@@ -13,6 +13,9 @@ use std::sync::Arc;
 
 /// Connections flushed by one task (and the most flushed on the caller's thread).
 const PER_TASK: usize = 256;
+/// A flush task yields after this many flushes (each is a `send`): a yield lets the worker
+/// poll the I/O driver, so accepting and reading go on during a large fan-out.
+const YIELD_EVERY: usize = 16;
 
 /// Queues `frame` on every connection of `conns` and has the idle ones flushed. Never waits
 /// for a peer.
@@ -43,8 +46,17 @@ fn flush_all(mut conns: Vec<Arc<Connection>>) {
     };
     while !conns.is_empty() {
         let chunk = conns.split_off(conns.len().saturating_sub(PER_TASK));
-        let pending = Pending(chunk);
-        handle.spawn(async move { pending.flush() });
+        let mut pending = Pending(chunk);
+        handle.spawn(async move {
+            let mut flushed = 0;
+            while let Some(conn) = pending.0.pop() {
+                conn.outbound.flush();
+                flushed += 1;
+                if flushed % YIELD_EVERY == 0 {
+                    tokio::task::yield_now().await;
+                }
+            }
+        });
     }
 }
 
