@@ -96,11 +96,12 @@ impl CurrentRegistry {
         current.send_response(frame)
     }
 
-    /// Sends `frame` (encoded once) to every kept connection. Never waits: an idle
-    /// connection gets it written to its socket at once, a busy one queues it behind what
-    /// waits, and a connection whose queue is full is closed under the slow-consumer policy.
-    /// The registry is not locked while sending, and with many connections the work is spread
-    /// over the machine's cores.
+    /// Sends `frame` (encoded once) to every kept connection. Never waits: the frame is
+    /// queued on every connection (a connection whose queue is full is closed under the
+    /// slow-consumer policy), then the queues that were empty are written straight to their
+    /// sockets, by tasks on the caller's runtime when there are many (else on this thread),
+    /// waking no connection task unless its socket is full. The registry is not locked
+    /// while sending.
     pub fn broadcast(&self, frame: &Bytes) -> BroadcastReport {
         let conns: Vec<_> = self.lock().values().map(|c| c.conn.clone()).collect();
         fanout::send_to_all(&conns, frame)
