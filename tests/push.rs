@@ -459,3 +459,68 @@ async fn a_subscription_reports_its_registration_and_dropping_everything_unregis
     assert_eq!(servant.closes.lock().unwrap().len(), 1);
     server.shutdown().await;
 }
+
+/// Reads one length-prefixed frame.
+async fn read_frame(s: &mut TcpStream) -> Vec<u8> {
+    let mut len = [0u8; 4];
+    s.read_exact(&mut len).await.unwrap();
+    let mut body = vec![0u8; u32::from_be_bytes(len) as usize - 4];
+    s.read_exact(&mut body).await.unwrap();
+    body
+}
+
+/// The number after `seq=` in a frame.
+fn seq_of(frame: &[u8]) -> usize {
+    let at = frame
+        .windows(4)
+        .position(|w| w == b"seq=")
+        .expect("a numbered push")
+        + 4;
+    std::str::from_utf8(&frame[at..at + 8])
+        .unwrap()
+        .parse()
+        .unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn pushes_to_a_client_that_pauses_reading_arrive_in_order() {
+    let servant = RecordingServer::default();
+    let config = ServerConfig {
+        outbound_queue_bytes: 64 * 1024 * 1024,
+        ..ServerConfig::default()
+    };
+    let server = start(servant.clone(), "tcp -h 127.0.0.1 -p 0", config).await;
+    let port = server.endpoint(PUSH_OBJ).unwrap().port;
+    let mut paused = TcpStream::connect(("127.0.0.1", port)).await.unwrap();
+    paused.write_all(&register_frame()).await.unwrap();
+    read_frame(&mut paused).await;
+    let (_good_proxy, good) = registered_client(port).await;
+    // While the paused client reads nothing, its socket buffers fill (12.8 MB is more than
+    // loopback buffers hold): the first pushes are written at once, the later ones queue;
+    // small and large pushes alternate.
+    const PUSHES: usize = 400;
+    let pad = "x".repeat(64 * 1024);
+    for i in 0..PUSHES {
+        let msg = if i % 2 == 0 {
+            format!("seq={i:08}")
+        } else {
+            format!("seq={i:08} {pad}")
+        };
+        let report = servant
+            .inner
+            .registry
+            .broadcast(&PushSender::push_msg_frame(0, &msg));
+        assert_eq!((report.sent, report.failed), (2, 0));
+    }
+    within("the paused client reads every push in order", async {
+        for i in 0..PUSHES {
+            assert_eq!(seq_of(&read_frame(&mut paused).await), i);
+        }
+    })
+    .await;
+    eventually("the other client got every push", || {
+        good.pushes.load(Ordering::SeqCst) == PUSHES
+    })
+    .await;
+    server.shutdown().await;
+}

@@ -12,7 +12,8 @@ pub const USAGE: &str = "usage:
   bench rpc [OBJ@ENDPOINTS | OBJ --locator LOCATOR] [--empty-layers N] [--payload B] [--connections C] [--in-flight N] [--seconds S] [--rate R] [--raw] [--vs-baseline]
   bench baseline [--payload B] [--connections C] [--in-flight N] [--seconds S] [--rate R]
   bench push [--clients K] [--rate R] [--seconds S] [--target OBJ@EP] [--burst]
-  bench conns --count N --pid PID [--target HOST:PORT] [--obj OBJ]
+  bench push --demo [--clients K] [--rate R] [--seconds S] [--target OBJ@EP] [--gap-ms MS]
+  bench conns --count N --pid PID [--target HOST:PORT] [--obj OBJ] [--func F]
   bench codec [--seconds S]
 common: --json (one JSON object per result line), --warmup S (default 0.5)";
 
@@ -32,6 +33,8 @@ const VALUE_FLAGS: &[&str] = &[
     "drain",
     "locator",
     "empty-layers",
+    "gap-ms",
+    "func",
 ];
 
 /// The arguments that are neither flags nor flag values: the mode, then its target.
@@ -129,10 +132,13 @@ pub struct ConnsOpts {
     pub pid: u32,
     pub target: SocketAddr,
     pub obj: String,
+    /// The function called once on every connection (`tars_ping` unless `--func`).
+    pub func: String,
 }
 
 impl ConnsOpts {
-    /// Reads `--count`, `--pid` (required), `--target` and `--obj`; exits on bad values.
+    /// Reads `--count`, `--pid` (required), `--target`, `--obj` and `--func`; exits on bad
+    /// values.
     pub fn from_flags() -> Self {
         let count: usize = cli::number_flag("count", 1000);
         let Some(pid) = cli::flag("pid").and_then(|p| p.parse::<u32>().ok()) else {
@@ -143,11 +149,13 @@ impl ConnsOpts {
             .parse()
             .unwrap_or_else(|e| fail(format!("--target HOST:PORT: {e}")));
         let obj = cli::flag("obj").unwrap_or_else(|| HELLO_OBJ.into());
+        let func = cli::flag("func").unwrap_or_else(|| tars_core::protocol::TARS_PING.into());
         ConnsOpts {
             count,
             pid,
             target,
             obj,
+            func,
         }
     }
 }

@@ -1,6 +1,7 @@
 //! `conns`: the memory a server spends per connection. Opens `count` idle connections to
 //! the server of `--pid`, reads its RSS and descriptors from `/proc`, then sends one
-//! `tars_ping` on each and reads its RSS again.
+//! `tars_ping` on each (or `--func F`, e.g. `registerPush` on a push servant: then the second
+//! figure is the memory per registered push connection) and reads its RSS again.
 
 use crate::args::{fail, ConnsOpts};
 use crate::report::emit_one;
@@ -50,7 +51,13 @@ async fn settle(pid: u32, want: usize) -> u64 {
     last
 }
 
-async fn conns_bench(count: usize, pid: u32, target: SocketAddr, obj: &str) -> Map<String, Value> {
+async fn conns_bench(
+    count: usize,
+    pid: u32,
+    target: SocketAddr,
+    obj: &str,
+    func: &str,
+) -> Map<String, Value> {
     let own = raise_fd_limit(count as u64 + 256);
     if own < count as u64 + 32 {
         fail(format!(
@@ -115,7 +122,7 @@ async fn conns_bench(count: usize, pid: u32, target: SocketAddr, obj: &str) -> M
         message_type: 0,
         request_id: 1,
         servant_name: obj.into(),
-        func_name: tars_core::protocol::TARS_PING.into(),
+        func_name: func.into(),
         buffer: bytes::Bytes::new(),
         timeout: 3000,
         context: BTreeMap::new(),
@@ -168,6 +175,7 @@ async fn conns_bench(count: usize, pid: u32, target: SocketAddr, obj: &str) -> M
     m.insert("rss_after_call_kib".into(), json!(rss_called));
     m.insert("idle_bytes_per_conn".into(), json!(per(rss_idle)));
     m.insert("after_call_bytes_per_conn".into(), json!(per(rss_called)));
+    m.insert("func".into(), json!(func));
     m.insert("ping_failures".into(), json!(failed));
     m.insert("server_fd_limit".into(), json!(server_limit));
     drop(streams);
@@ -177,7 +185,13 @@ async fn conns_bench(count: usize, pid: u32, target: SocketAddr, obj: &str) -> M
 /// The `conns` mode.
 pub fn main(rt: &tokio::runtime::Runtime) {
     let opts = ConnsOpts::from_flags();
-    let row = rt.block_on(conns_bench(opts.count, opts.pid, opts.target, &opts.obj));
+    let row = rt.block_on(conns_bench(
+        opts.count,
+        opts.pid,
+        opts.target,
+        &opts.obj,
+        &opts.func,
+    ));
     let columns = [
         "mode",
         "connections",

@@ -8,6 +8,7 @@
 //!     --connections 2 --in-flight 100 --seconds 10 [--rate R] [--raw] [--vs-baseline]
 //! bench baseline --payload 100 --connections 2 --in-flight 100 --seconds 10
 //! bench push --clients 1000 --rate 10 --seconds 10 [--target OBJ@EP] [--burst]
+//! bench push --demo --clients 1000 --rate 1 --target "TestApp.PushCallbackServer.PushObj@tcp -h 127.0.0.1 -p 9316"
 //! bench conns --count 5000 --pid PID [--target 127.0.0.1:8999]
 //! bench codec [--seconds 2]
 //! ```
@@ -18,7 +19,7 @@
 //! One module per concept: `args` (command line), `measure` (window, per-task figures),
 //! `report` (histograms, table, JSON), `sys` (fd limit, in-process servers), `rpc` (the
 //! mode) with `rpc_proxy` and `rpc_raw`, `pipeline` (the lean client of `rpc --raw` and
-//! `baseline`), `baseline`, `push`, `conns` and `codec`.
+//! `baseline`), `baseline`, `push` (with `push_demo`), `conns` and `codec`.
 
 mod args;
 mod baseline;
@@ -27,6 +28,7 @@ mod conns;
 mod measure;
 mod pipeline;
 mod push;
+mod push_demo;
 mod report;
 mod rpc;
 mod rpc_proxy;

@@ -248,6 +248,9 @@ pub fn main(rt: &tokio::runtime::Runtime) {
     let opts = PushOpts::from_flags();
     // Clients and an in-process server: two descriptors per client.
     raise_fd_limit(opts.clients as u64 * 2 + 512);
+    if cli::switch("demo") {
+        return crate::push_demo::main(rt, opts);
+    }
     let (target, local) = match cli::flag("target") {
         Some(t) => (t, None),
         None => {

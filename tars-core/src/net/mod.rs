@@ -6,7 +6,9 @@
 //! ends the connection instead of pinning it.
 
 mod outbound;
+mod socket;
 mod writer;
 
 pub(crate) use outbound::{AppendError, Outbound};
+pub(crate) use socket::SharedTcp;
 pub(crate) use writer::{write_loop, write_loop_gathering, WriteError};

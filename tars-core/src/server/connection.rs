@@ -126,27 +126,38 @@ async fn drive<P: ConnectionProtocol>(
     setup: Setup,
 ) -> CloseReason {
     let _ = stream.set_nodelay(true);
-    match &setup.tls {
-        None => {
-            let initial = match handshake::authenticate(&mut stream, conn, &setup).await {
-                Ok(initial) => initial,
-                Err(reason) => return reason,
-            };
-            let (reader, writer) = stream.split();
-            drive_loop(TcpRead(reader), writer, initial, conn, protocol, driving).await
-        }
-        Some(tls) => {
-            let mut stream = match handshake::accept_tls(tls, stream, conn, &setup).await {
-                Ok(stream) => stream,
-                Err(reason) => return reason,
-            };
-            let initial = match handshake::authenticate(&mut stream, conn, &setup).await {
-                Ok(initial) => initial,
-                Err(reason) => return reason,
-            };
-            serve_stream(stream, initial, conn, protocol, driving).await
-        }
+    if let Some(tls) = &setup.tls {
+        // Boxed: a TLS stream is large, and plain connections should not carry its room.
+        return Box::pin(drive_tls(tls, stream, conn, protocol, driving, &setup)).await;
     }
+    let initial = match handshake::authenticate(&mut stream, conn, &setup).await {
+        Ok(initial) => initial,
+        Err(reason) => return reason,
+    };
+    // Shared with the outbound queue, so pushes to an idle connection are written at once.
+    let stream = Arc::new(stream);
+    conn.outbound.attach(stream.clone());
+    let writer = net::SharedTcp(stream.clone());
+    drive_loop(TcpRead(&stream), writer, initial, conn, protocol, driving).await
+}
+
+async fn drive_tls<P: ConnectionProtocol>(
+    tls: &crate::tls::ServerTls,
+    stream: TcpStream,
+    conn: &Arc<Connection>,
+    protocol: &P,
+    driving: Driving,
+    setup: &Setup,
+) -> CloseReason {
+    let mut stream = match handshake::accept_tls(tls, stream, conn, setup).await {
+        Ok(stream) => stream,
+        Err(reason) => return reason,
+    };
+    let initial = match handshake::authenticate(&mut stream, conn, setup).await {
+        Ok(initial) => initial,
+        Err(reason) => return reason,
+    };
+    serve_stream(stream, initial, conn, protocol, driving).await
 }
 
 /// Drives a connection over any byte stream, starting with the bytes in `initial` (read
@@ -321,20 +332,17 @@ impl<R: AsyncRead + Unpin> ReadMore for AnyRead<R> {
     }
 }
 
-/// A TCP socket's read half: reads without waiting while bytes keep coming, and holds no
-/// buffer while the connection is idle.
-struct TcpRead<'a>(tokio::net::tcp::ReadHalf<'a>);
+/// A TCP socket, read without waiting while bytes keep coming, holding no buffer while the
+/// connection is idle.
+struct TcpRead<'a>(&'a TcpStream);
 
 impl ReadMore for TcpRead<'_> {
     fn read_more(&mut self, buf: &mut BytesMut) -> impl Future<Output = std::io::Result<usize>> {
-        read_tcp(&mut self.0, buf)
+        read_tcp(self.0, buf)
     }
 }
 
-async fn read_tcp(
-    reader: &mut tokio::net::tcp::ReadHalf<'_>,
-    buf: &mut BytesMut,
-) -> std::io::Result<usize> {
+async fn read_tcp(reader: &TcpStream, buf: &mut BytesMut) -> std::io::Result<usize> {
     use std::io::ErrorKind::WouldBlock;
     loop {
         if buf.capacity() > buf.len() {

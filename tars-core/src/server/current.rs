@@ -233,11 +233,26 @@ impl Connection {
         self.enqueue(frame)
     }
 
-    /// Queues an unsolicited frame (a push) without waiting. A frame larger than
+    /// Sends an unsolicited frame (a push) without waiting: written to the socket at once
+    /// when the connection is idle, else queued behind what waits. A frame larger than
     /// `max_frame_len` is refused. When more than `outbound_queue_bytes` is already waiting,
     /// the peer is not reading: the connection is closed (the slow-consumer policy, logged
     /// once per connection) and an error returned.
     pub(crate) fn send_unsolicited(&self, frame: &[u8]) -> TarsResult<()> {
+        self.check_unsolicited(frame)?;
+        self.outbound.push(frame).map_err(|_| self.closed_error())
+    }
+
+    /// [`send_unsolicited`](Self::send_unsolicited) that only queues the frame, waking no
+    /// one. `Ok(true)`: the queue was empty and the caller must `outbound.flush()` it.
+    pub(crate) fn queue_unsolicited(&self, frame: &[u8]) -> TarsResult<bool> {
+        self.check_unsolicited(frame)?;
+        self.outbound
+            .append_deferred(frame)
+            .map_err(|_| self.closed_error())
+    }
+
+    fn check_unsolicited(&self, frame: &[u8]) -> TarsResult<()> {
         if frame.len() > self.limits.max_frame_len {
             return Err(TarsError::FrameTooLarge {
                 size: frame.len(),
@@ -254,7 +269,7 @@ impl Connection {
                 self.uid
             )));
         }
-        self.enqueue(frame)
+        Ok(())
     }
 }
 

@@ -15,6 +15,7 @@
 
 mod connection;
 mod current;
+mod fanout;
 mod gate;
 mod handshake;
 mod layer;

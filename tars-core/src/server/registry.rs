@@ -2,6 +2,7 @@
 //! when they close.
 
 use super::current::Current;
+use super::fanout;
 use crate::error::{TarsError, TarsResult};
 use bytes::Bytes;
 use std::collections::HashMap;
@@ -95,16 +96,14 @@ impl CurrentRegistry {
         current.send_response(frame)
     }
 
-    /// Queues `frame` (encoded once, shared) on every kept connection. Never waits: a
-    /// connection whose queue is full is closed under the slow-consumer policy.
+    /// Sends `frame` (encoded once) to every kept connection. Never waits: the frame is
+    /// queued on every connection (a connection whose queue is full is closed under the
+    /// slow-consumer policy), then the queues that were empty are written straight to their
+    /// sockets, by tasks on the caller's runtime when there are many (else on this thread),
+    /// waking no connection task unless its socket is full. The registry is not locked
+    /// while sending.
     pub fn broadcast(&self, frame: &Bytes) -> BroadcastReport {
-        let mut report = BroadcastReport::default();
-        for current in self.lock().values() {
-            match current.send_response(frame) {
-                Ok(()) => report.sent += 1,
-                Err(_) => report.failed += 1,
-            }
-        }
-        report
+        let conns: Vec<_> = self.lock().values().map(|c| c.conn.clone()).collect();
+        fanout::send_to_all(&conns, frame)
     }
 }
