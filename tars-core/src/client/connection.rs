@@ -36,6 +36,14 @@ type Reply = oneshot::Sender<TarsResult<ResponsePacket>>;
 type Pending = HashMap<i32, Reply>;
 
 const READ_CHUNK: usize = 16 * 1024;
+/// Scratch buffers that grew past this are released after use.
+const SCRATCH_KEEP: usize = 64 * 1024;
+
+thread_local! {
+    /// Where callers on this thread encode their request before appending it.
+    static SCRATCH: std::cell::RefCell<BytesMut> = std::cell::RefCell::new(BytesMut::new());
+}
+
 /// Bytes queued for writing before callers wait for the writer to catch up.
 const MAX_QUEUED_BYTES: usize = 4 * 1024 * 1024;
 
@@ -229,14 +237,24 @@ impl ClientConnection {
             }
         }
         let limit = self.max_frame_len;
-        let appended = self.out.append_with(|buf| {
-            let before = buf.len();
-            encode(buf)?;
-            let size = buf.len() - before;
-            if size > limit {
-                return Err(TarsError::FrameTooLarge { size, limit });
+        // Encoded outside the queue's lock into this thread's scratch buffer (no allocation
+        // once it is warm); the lock is held only for the copy into the queue.
+        let appended = SCRATCH.with(|scratch| {
+            let mut scratch = scratch.borrow_mut();
+            scratch.clear();
+            let encoded = encode(&mut scratch);
+            let size = scratch.len();
+            let appended = match encoded {
+                Err(e) => Err(AppendError::Write(e)),
+                Ok(()) if size > limit => {
+                    Err(AppendError::Write(TarsError::FrameTooLarge { size, limit }))
+                }
+                Ok(()) => self.out.append(&scratch).map_err(|_| AppendError::Closed),
+            };
+            if scratch.capacity() > SCRATCH_KEEP {
+                *scratch = BytesMut::new();
             }
-            Ok(())
+            appended
         });
         match appended {
             Ok(()) => Ok(()),
