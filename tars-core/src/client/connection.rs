@@ -23,6 +23,7 @@ use crate::net::{self, AppendError, Outbound, WriteError};
 use crate::protocol::{ResponsePacket, RECONNECT_DESC};
 use bytes::BytesMut;
 use std::collections::HashMap;
+use std::hash::{BuildHasherDefault, Hasher};
 use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, OnceLock};
 use std::time::Duration;
@@ -33,7 +34,29 @@ use tokio_util::sync::CancellationToken;
 use tracing::{debug, error, warn};
 
 type Reply = oneshot::Sender<TarsResult<ResponsePacket>>;
-type Pending = HashMap<i32, Reply>;
+type Pending = HashMap<i32, Reply, BuildHasherDefault<IdHasher>>;
+
+/// Hashes request ids with one multiplication (SipHash cost ~3 % of a proxy call). The ids
+/// are this connection's own (or its caller's), never chosen by the peer.
+#[derive(Default)]
+struct IdHasher(u64);
+
+impl Hasher for IdHasher {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+
+    fn write(&mut self, bytes: &[u8]) {
+        for &b in bytes {
+            self.0 = (self.0.rotate_left(8) ^ u64::from(b)).wrapping_mul(0x9E37_79B9_7F4A_7C15);
+        }
+    }
+
+    fn write_i32(&mut self, id: i32) {
+        // Fibonacci hashing: sequential ids spread over the high bits the table probes with.
+        self.0 = u64::from(id as u32).wrapping_mul(0x9E37_79B9_7F4A_7C15);
+    }
+}
 
 const READ_CHUNK: usize = 16 * 1024;
 /// Scratch buffers that grew past this are released after use.
@@ -123,7 +146,7 @@ impl ClientConnection {
         let conn = Arc::new(ClientConnection {
             endpoint,
             out: Outbound::new(),
-            pending: Mutex::new(HashMap::new()),
+            pending: Mutex::new(HashMap::default()),
             next_id: AtomicU32::new(1),
             closed: parent.child_token(),
             retired: AtomicBool::new(false),
