@@ -10,7 +10,7 @@ use tars_rs::demo::quickstart::HELLO_OBJ;
 
 pub const USAGE: &str = "usage:
   bench rpc [OBJ@ENDPOINTS | OBJ --locator LOCATOR] [--empty-layers N] [--payload B] [--connections C] [--in-flight N] [--seconds S] [--rate R] [--raw] [--vs-baseline]
-  bench baseline [--payload B] [--connections C] [--in-flight N] [--seconds S] [--rate R]
+  bench baseline [--target HOST:PORT] [--payload B] [--connections C] [--in-flight N] [--seconds S] [--rate R]
   bench push [--clients K] [--rate R] [--seconds S] [--target OBJ@EP] [--burst]
   bench push --demo [--clients K] [--rate R] [--seconds S] [--target OBJ@EP] [--gap-ms MS]
   bench conns --count N --pid PID [--target HOST:PORT] [--obj OBJ] [--func F]

@@ -8,7 +8,6 @@ use crate::sys::server_runtime;
 use bytes::BytesMut;
 use std::net::SocketAddr;
 use std::sync::Arc;
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
 
 /// Bare frames: 4-byte big-endian payload length, then the payload; echoed as they are.
@@ -49,35 +48,33 @@ impl Wire for BareWire {
     }
 }
 
-/// Echoes every complete frame of each read with one write; one buffer per connection.
-async fn bare_echo_conn(mut stream: TcpStream) {
+/// Echoes the byte stream as it comes: one read and one write per batch into one reused
+/// buffer, no framing, no allocation after the first read. Frames come back whole because
+/// bytes do, so this is the least any server speaking length-prefixed frames can do.
+async fn bare_echo_conn(stream: TcpStream) {
     let _ = stream.set_nodelay(true);
     let mut buf = vec![0u8; 64 * 1024];
-    let mut filled = 0;
     loop {
-        if filled == buf.len() {
-            buf.resize(buf.len() * 2, 0);
+        if stream.readable().await.is_err() {
+            return;
         }
-        let n = match stream.read(&mut buf[filled..]).await {
-            Ok(0) | Err(_) => return,
+        let n = match stream.try_read(&mut buf) {
+            Ok(0) => return,
             Ok(n) => n,
+            Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => continue,
+            Err(_) => return,
         };
-        filled += n;
-        let mut end = 0;
-        while filled - end >= 4 {
-            let len =
-                u32::from_be_bytes([buf[end], buf[end + 1], buf[end + 2], buf[end + 3]]) as usize;
-            if filled - end - 4 < len {
-                break;
+        let mut sent = 0;
+        while sent < n {
+            match stream.try_write(&buf[sent..n]) {
+                Ok(k) => sent += k,
+                Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {
+                    if stream.writable().await.is_err() {
+                        return;
+                    }
+                }
+                Err(_) => return,
             }
-            end += 4 + len;
-        }
-        if end > 0 {
-            if stream.write_all(&buf[..end]).await.is_err() {
-                return;
-            }
-            buf.copy_within(end..filled, 0);
-            filled -= end;
         }
     }
 }
@@ -109,9 +106,19 @@ pub fn measure(rt: &tokio::runtime::Runtime, load: Load) -> Report {
     report
 }
 
-/// The `baseline` mode.
+/// The `baseline` mode; `--target HOST:PORT` drives another bare echo (one running in its
+/// own process, say) with the same client instead of the in-process one.
 pub fn main(rt: &tokio::runtime::Runtime) {
-    let report = measure(rt, Load::from_flags());
+    let load = Load::from_flags();
+    let report = match tars_rs::cli::flag("target") {
+        Some(t) => {
+            let addr: SocketAddr = t.parse().unwrap_or_else(|e| fail(format!("--target: {e}")));
+            let mut r = rt.block_on(baseline(load, addr));
+            r.extra.insert("server".into(), serde_json::json!(t));
+            r
+        }
+        None => measure(rt, load),
+    };
     emit_one(
         "baseline: bare length-prefixed echo",
         &report.to_json(),

@@ -78,56 +78,60 @@ pub fn expand(item: ItemTrait) -> syn::Result<TokenStream> {
     let params = local("params");
     let out = local("out");
     let reply = local("reply");
-    let dispatch_arms = ops.iter().map(|op| {
-        let wire = &op.wire_name;
-        let method = &op.ident;
-        let arg = |p: &Param| local(&format!("arg{}", p.tag));
-        let reads = op.ins().map(|p| {
-            let (ident, ty, tag, name) = (arg(p), &p.ty, p.tag, &p.wire_name);
+    let dispatch_arms: Vec<_> = ops
+        .iter()
+        .map(|op| {
+            let wire = &op.wire_name;
+            let method = &op.ident;
+            let arg = |p: &Param| local(&format!("arg{}", p.tag));
+            let reads = op.ins().map(|p| {
+                let (ident, ty, tag, name) = (arg(p), &p.ty, p.tag, &p.wire_name);
+                quote! {
+                    let #ident: #ty = #params.read(#tag, #name).map_err(|e| {
+                        ::tars_core::__private::param_error(#wire, #name, #tag, e)
+                    })?;
+                }
+            });
+            let outs_init = op.outs().map(|p| {
+                let (ident, ty) = (arg(p), &p.ty);
+                quote! { let mut #ident: #ty = ::core::default::Default::default(); }
+            });
+            let current_arg = op.takes_current.then(|| quote! { #current, });
+            let args = op.params.iter().map(|p| {
+                let ident = arg(p);
+                if p.out {
+                    quote! { &mut #ident }
+                } else {
+                    quote! { #ident }
+                }
+            });
+            let ret = local("ret");
+            let call = quote! { #trait_ident::#method(&*self.0, #current_arg #(#args),*).await? };
+            let (bind, write_ret) = match &op.ret {
+                Some(ty) => (
+                    quote! { let #ret: #ty = #call; },
+                    quote! { #out.write_ret(&#ret); },
+                ),
+                None => (quote! { #call; }, quote! {}),
+            };
+            let writes = op.outs().map(|p| {
+                let (ident, tag, name) = (arg(p), p.tag, &p.wire_name);
+                quote! { #out.write(#tag, #name, &#ident); }
+            });
             quote! {
-                let #ident: #ty = #params.read(#tag, #name).map_err(|e| {
-                    ::tars_core::__private::param_error(#wire, #name, #tag, e)
-                })?;
+                #wire => {
+                    #(#reads)*
+                    #(#outs_init)*
+                    #bind
+                    let mut #out = #params.response_writer();
+                    #write_ret
+                    #(#writes)*
+                    ::core::result::Result::Ok(#out)
+                }
             }
-        });
-        let outs_init = op.outs().map(|p| {
-            let (ident, ty) = (arg(p), &p.ty);
-            quote! { let mut #ident: #ty = ::core::default::Default::default(); }
-        });
-        let current_arg = op.takes_current.then(|| quote! { #current, });
-        let args = op.params.iter().map(|p| {
-            let ident = arg(p);
-            if p.out {
-                quote! { &mut #ident }
-            } else {
-                quote! { #ident }
-            }
-        });
-        let ret = local("ret");
-        let call = quote! { #trait_ident::#method(&*self.0, #current_arg #(#args),*).await? };
-        let (bind, write_ret) = match &op.ret {
-            Some(ty) => (
-                quote! { let #ret: #ty = #call; },
-                quote! { #out.write_ret(&#ret); },
-            ),
-            None => (quote! { #call; }, quote! {}),
-        };
-        let writes = op.outs().map(|p| {
-            let (ident, tag, name) = (arg(p), p.tag, &p.wire_name);
-            quote! { #out.write(#tag, #name, &#ident); }
-        });
-        quote! {
-            #wire => {
-                #(#reads)*
-                #(#outs_init)*
-                #bind
-                let mut #out = #params.response_writer();
-                #write_ret
-                #(#writes)*
-                ::core::result::Result::Ok(#out)
-            }
-        }
-    });
+        })
+        .collect();
+    let owned = local("owned");
 
     let proxy_methods = ops.iter().map(|op| {
         let method = &op.ident;
@@ -210,6 +214,23 @@ pub fn expand(item: ItemTrait) -> syn::Result<TokenStream> {
             ) -> ::tars_core::server::BoxFuture<'a, ::tars_core::TarsResult<::tars_core::protocol::ParamsWriter>> {
                 let _ = #current;
                 ::std::boxed::Box::pin(async move {
+                    match #func {
+                        #(#dispatch_arms)*
+                        _ => ::core::result::Result::Err(::tars_core::__private::no_function(#func)),
+                    }
+                })
+            }
+
+            fn dispatch_owned(
+                self: ::std::sync::Arc<Self>,
+                #owned: ::tars_core::Current,
+                mut #params: ::tars_core::protocol::ParamsReader,
+            ) -> ::tars_core::server::BoxFuture<'static, ::tars_core::TarsResult<::tars_core::protocol::ParamsWriter>> {
+                // One box: the future owns the servant and the `Current` it borrows from.
+                ::std::boxed::Box::pin(async move {
+                    let #current = &#owned;
+                    let _ = #current;
+                    let #func = #current.func_name();
                     match #func {
                         #(#dispatch_arms)*
                         _ => ::core::result::Result::Err(::tars_core::__private::no_function(#func)),

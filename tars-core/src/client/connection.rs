@@ -23,6 +23,7 @@ use crate::net::{self, AppendError, Outbound, WriteError};
 use crate::protocol::{ResponsePacket, RECONNECT_DESC};
 use bytes::BytesMut;
 use std::collections::HashMap;
+use std::hash::{BuildHasherDefault, Hasher};
 use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, OnceLock};
 use std::time::Duration;
@@ -33,9 +34,39 @@ use tokio_util::sync::CancellationToken;
 use tracing::{debug, error, warn};
 
 type Reply = oneshot::Sender<TarsResult<ResponsePacket>>;
-type Pending = HashMap<i32, Reply>;
+type Pending = HashMap<i32, Reply, BuildHasherDefault<IdHasher>>;
+
+/// Hashes request ids with one multiplication (SipHash cost ~3 % of a proxy call). The ids
+/// are this connection's own (or its caller's), never chosen by the peer.
+#[derive(Default)]
+struct IdHasher(u64);
+
+impl Hasher for IdHasher {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+
+    fn write(&mut self, bytes: &[u8]) {
+        for &b in bytes {
+            self.0 = (self.0.rotate_left(8) ^ u64::from(b)).wrapping_mul(0x9E37_79B9_7F4A_7C15);
+        }
+    }
+
+    fn write_i32(&mut self, id: i32) {
+        // Fibonacci hashing: sequential ids spread over the high bits the table probes with.
+        self.0 = u64::from(id as u32).wrapping_mul(0x9E37_79B9_7F4A_7C15);
+    }
+}
 
 const READ_CHUNK: usize = 16 * 1024;
+/// Scratch buffers that grew past this are released after use.
+const SCRATCH_KEEP: usize = 64 * 1024;
+
+thread_local! {
+    /// Where callers on this thread encode their request before appending it.
+    static SCRATCH: std::cell::RefCell<BytesMut> = std::cell::RefCell::new(BytesMut::new());
+}
+
 /// Bytes queued for writing before callers wait for the writer to catch up.
 const MAX_QUEUED_BYTES: usize = 4 * 1024 * 1024;
 
@@ -115,7 +146,7 @@ impl ClientConnection {
         let conn = Arc::new(ClientConnection {
             endpoint,
             out: Outbound::new(),
-            pending: Mutex::new(HashMap::new()),
+            pending: Mutex::new(HashMap::default()),
             next_id: AtomicU32::new(1),
             closed: parent.child_token(),
             retired: AtomicBool::new(false),
@@ -229,14 +260,24 @@ impl ClientConnection {
             }
         }
         let limit = self.max_frame_len;
-        let appended = self.out.append_with(|buf| {
-            let before = buf.len();
-            encode(buf)?;
-            let size = buf.len() - before;
-            if size > limit {
-                return Err(TarsError::FrameTooLarge { size, limit });
+        // Encoded outside the queue's lock into this thread's scratch buffer (no allocation
+        // once it is warm); the lock is held only for the copy into the queue.
+        let appended = SCRATCH.with(|scratch| {
+            let mut scratch = scratch.borrow_mut();
+            scratch.clear();
+            let encoded = encode(&mut scratch);
+            let size = scratch.len();
+            let appended = match encoded {
+                Err(e) => Err(AppendError::Write(e)),
+                Ok(()) if size > limit => {
+                    Err(AppendError::Write(TarsError::FrameTooLarge { size, limit }))
+                }
+                Ok(()) => self.out.append(&scratch).map_err(|_| AppendError::Closed),
+            };
+            if scratch.capacity() > SCRATCH_KEEP {
+                *scratch = BytesMut::new();
             }
-            Ok(())
+            appended
         });
         match appended {
             Ok(()) => Ok(()),

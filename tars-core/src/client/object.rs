@@ -149,6 +149,8 @@ pub(crate) struct ObjectProxy {
     pub(super) config: ClientConfig,
     pub(super) decoder: RwLock<Arc<dyn ResponseDecoder>>,
     pub(super) encoder: RwLock<Arc<dyn RequestEncoder>>,
+    /// Set once a user's encoder replaces the default (which calls then bypass).
+    pub(super) custom_encoder: AtomicBool,
     pub(super) push: RwLock<Option<Arc<dyn PushCallback>>>,
     pub(super) rpc_ids: AtomicU32,
     pub(super) counters: Arc<Counters>,
@@ -209,6 +211,7 @@ impl ObjectProxy {
             next_slot: AtomicUsize::new(0),
             decoder: RwLock::new(Arc::new(TarsResponseDecoder::new(config.max_frame_len))),
             encoder: RwLock::new(Arc::new(TarsRequestEncoder)),
+            custom_encoder: AtomicBool::new(false),
             push: RwLock::new(None),
             rpc_ids: AtomicU32::new(1),
             config,

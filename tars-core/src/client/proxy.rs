@@ -10,9 +10,10 @@ use super::stats::{Counters, UserCode};
 use crate::endpoint::Endpoint;
 use crate::error::{TarsError, TarsResult};
 use crate::protocol::{
-    ParamsReader, ParamsWriter, RequestPacket, ResponsePacket, NORMAL_PACKET, ONEWAY_PACKET,
-    TARS_PING, TARS_VERSION, TUP_VERSION,
+    encode_request_into, ParamsReader, ParamsWriter, RequestPacket, RequestParts, ResponsePacket,
+    NORMAL_PACKET, ONEWAY_PACKET, TARS_PING, TARS_VERSION, TUP_VERSION,
 };
+use crate::TarsWriter;
 use bytes::{Bytes, BytesMut};
 use std::collections::BTreeMap;
 use std::future::Future;
@@ -138,6 +139,7 @@ impl ServantProxy {
             .encoder
             .write()
             .unwrap_or_else(|e| e.into_inner()) = Arc::new(encoder);
+        self.object.custom_encoder.store(true, Ordering::Release);
     }
 
     /// Replaces how responses are split and decoded (third-party protocols).
@@ -166,7 +168,12 @@ impl ServantProxy {
         params: ParamsWriter,
     ) -> TarsResult<Option<ParamsReader>> {
         let version = params.version();
-        let Some(response) = self.call(func, params.finish(), version, None).await? else {
+        let body = match params {
+            // TARS parameters go from the writer straight into the frame.
+            ParamsWriter::Tars(w) => Body::Writer(w),
+            tup => Body::Shared(tup.finish()),
+        };
+        let Some(response) = self.call_body(func, body, version, None).await? else {
             return Ok(None);
         };
         if response.ret != 0 {
@@ -184,6 +191,17 @@ impl ServantProxy {
         &self,
         func: &str,
         buffer: Bytes,
+        version: i16,
+        request_id: Option<i32>,
+    ) -> TarsResult<Option<ResponsePacket>> {
+        self.call_body(func, Body::Shared(buffer), version, request_id)
+            .await
+    }
+
+    async fn call_body(
+        &self,
+        func: &str,
+        buffer: Body,
         version: i16,
         request_id: Option<i32>,
     ) -> TarsResult<Option<ResponsePacket>> {
@@ -239,7 +257,7 @@ impl ServantProxy {
     async fn call_until(
         &self,
         func: &str,
-        buffer: Bytes,
+        buffer: Body,
         version: i16,
         request_id: Option<i32>,
         (timeout, deadline): (Duration, Instant),
@@ -258,32 +276,53 @@ impl ServantProxy {
             *picked = Some(conn.endpoint.clone());
         }
         let request_id = request_id.unwrap_or_else(|| conn.next_request_id());
-        let request = RequestPacket {
-            version,
-            packet_type: if self.options.oneway {
-                ONEWAY_PACKET
-            } else {
-                NORMAL_PACKET
-            },
-            message_type: 0,
-            request_id,
-            servant_name: self.object.object.clone(),
-            func_name: func.to_string(),
-            buffer,
-            timeout: timeout.as_millis().min(i32::MAX as u128) as i32,
-            context: self.options.context.as_deref().cloned().unwrap_or_default(),
-            status: self.options.status.as_deref().cloned().unwrap_or_default(),
+        let packet_type = if self.options.oneway {
+            ONEWAY_PACKET
+        } else {
+            NORMAL_PACKET
         };
-        let encoder = self
-            .object
-            .encoder
-            .read()
-            .unwrap_or_else(|e| e.into_inner())
-            .clone();
+        let timeout_ms = timeout.as_millis().min(i32::MAX as u128) as i32;
         let counters = &self.object.counters;
         let endpoint = &conn.endpoint;
-        // A panicking encoder fails this call only; what it wrote is taken back.
+        let custom = self.object.custom_encoder.load(Ordering::Acquire);
+        let encoder = custom.then(|| {
+            self.object
+                .encoder
+                .read()
+                .unwrap_or_else(|e| e.into_inner())
+                .clone()
+        });
         let encode = |out: &mut BytesMut| {
+            let Some(encoder) = &encoder else {
+                // The default: the frame is written from borrowed parts, nothing is copied.
+                let parts = RequestParts {
+                    version,
+                    packet_type,
+                    message_type: 0,
+                    request_id,
+                    servant_name: &self.object.object,
+                    func_name: func,
+                    buffer: buffer.as_slice(),
+                    timeout: timeout_ms,
+                    context: self.options.context.as_deref(),
+                    status: self.options.status.as_deref(),
+                };
+                encode_request_into(&parts, out);
+                return Ok(());
+            };
+            let request = RequestPacket {
+                version,
+                packet_type,
+                message_type: 0,
+                request_id,
+                servant_name: self.object.object.to_string(),
+                func_name: func.to_string(),
+                buffer: buffer.to_bytes(),
+                timeout: timeout_ms,
+                context: self.options.context.as_deref().cloned().unwrap_or_default(),
+                status: self.options.status.as_deref().cloned().unwrap_or_default(),
+            };
+            // A panicking encoder fails this call only; what it wrote is taken back.
             counters
                 .guard(UserCode::Encoder, "request encoder", endpoint, || {
                     encoder.encode_into(&request, out)
@@ -450,6 +489,29 @@ impl ServantProxy {
             .connection(Some(index), deadline)
             .await
             .map(|_| ())
+    }
+}
+
+/// A call's `sBuffer`: shared bytes, or the parameter writer it was encoded in.
+enum Body {
+    Shared(Bytes),
+    Writer(TarsWriter),
+}
+
+impl Body {
+    fn as_slice(&self) -> &[u8] {
+        match self {
+            Body::Shared(b) => b,
+            Body::Writer(w) => w.as_slice(),
+        }
+    }
+
+    /// For a user's [`RequestEncoder`], which takes a whole [`RequestPacket`].
+    fn to_bytes(&self) -> Bytes {
+        match self {
+            Body::Shared(b) => b.clone(),
+            Body::Writer(w) => Bytes::copy_from_slice(w.as_slice()),
+        }
     }
 }
 

@@ -40,7 +40,7 @@ pub struct LengthPrefix {
 }
 
 /// Size of the length header.
-const HEADER: usize = 4;
+pub(super) const HEADER: usize = 4;
 /// Most buffer space reserved ahead for a frame still arriving.
 const RESERVE_AHEAD: usize = 64 * 1024;
 

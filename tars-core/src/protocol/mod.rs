@@ -2,11 +2,13 @@
 //! the constants of `BaseF.tars`, the 4-byte length framing and parameter encoding for
 //! TARS (v1) and TUP (v3).
 
+mod borrowed;
 mod consts;
 mod framing;
 mod packets;
 mod params;
 
+pub use borrowed::{encode_request_into, encode_response_into, RequestHead, RequestParts};
 pub use consts::*;
 pub use framing::{encode_frame, encode_frame_into, frame_body, FrameError, LengthPrefix};
 pub use packets::{RequestPacket, ResponsePacket};

@@ -8,6 +8,9 @@ use crate::{TarsDecode, TarsEncode, TarsReader, TarsWriter};
 use bytes::Bytes;
 use std::collections::BTreeMap;
 
+/// A TARS writer's first buffer: most calls' parameters fit, so it never grows.
+const PARAMS_CAPACITY: usize = 256;
+
 /// TUP keys under which a response carries the return value.
 const TUP_RET_KEYS: [&str; 2] = ["", "tars_ret"];
 
@@ -26,7 +29,8 @@ impl ParamsWriter {
         if version == TUP_VERSION {
             ParamsWriter::Tup(BTreeMap::new())
         } else {
-            ParamsWriter::Tars(TarsWriter::with_capacity(64))
+            // Room for typical parameters without growing.
+            ParamsWriter::Tars(TarsWriter::with_capacity(PARAMS_CAPACITY))
         }
     }
 

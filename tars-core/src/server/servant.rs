@@ -6,9 +6,8 @@ use super::current::{CloseReason, Connection, Current, RequestInfo};
 use crate::error::{TarsError, TarsResult};
 use crate::protocol::{
     self, encode_frame, encode_frame_into, frame_body, LengthPrefix, ParamsReader, ParamsWriter,
-    RequestPacket, ResponsePacket,
+    RequestHead, RequestPacket, ResponsePacket,
 };
-use crate::TarsStruct;
 use bytes::{Bytes, BytesMut};
 use futures_util::FutureExt;
 use std::collections::BTreeMap;
@@ -36,6 +35,17 @@ pub trait Servant: Send + Sync + 'static {
         func: &'a str,
         params: ParamsReader,
     ) -> BoxFuture<'a, TarsResult<ParamsWriter>>;
+
+    /// [`dispatch`](Self::dispatch) owning what it needs, so a call that waits can move to
+    /// its own task: the server calls this. The default boxes `dispatch`'s future inside
+    /// another; `#[tars_interface]` generates one that boxes once.
+    fn dispatch_owned(
+        self: Arc<Self>,
+        current: Current,
+        params: ParamsReader,
+    ) -> BoxFuture<'static, TarsResult<ParamsWriter>> {
+        Box::pin(async move { self.dispatch(&current, current.func_name(), params).await })
+    }
 
     /// Called once for every connection of this servant's adapter that closes (peer close,
     /// server close, idle timeout, error, shutdown).
@@ -65,7 +75,7 @@ impl ConnectionProtocol for TarsAdapter {
         out: &mut BytesMut,
     ) {
         let frame_len = frame.len();
-        let request = match RequestPacket::from_tars_bytes(frame_body(&frame)) {
+        let request = match RequestHead::decode(frame_body(&frame)) {
             Ok(r) => r,
             Err(e) => {
                 // TarsCpp closes a connection whose request cannot be decoded; so do we.
@@ -91,10 +101,12 @@ impl ConnectionProtocol for TarsAdapter {
             request: Some(info),
         };
 
-        if request.servant_name != *self.servant_name {
+        // Compared as bytes: the name is not copied out of the frame.
+        if request.servant_name != self.servant_name.as_bytes() {
             let desc = format!(
                 "no servant `{}` here (this adapter serves `{}`)",
-                request.servant_name, self.servant_name
+                String::from_utf8_lossy(&request.servant_name),
+                self.servant_name
             );
             return write_reply(
                 &current,
@@ -136,28 +148,31 @@ impl ConnectionProtocol for TarsAdapter {
             tokio::time::Instant::from_std(received)
                 + Duration::from_millis(current.timeout_ms() as u64)
         });
-        let mut call = Box::pin(run_call(
-            self.servant.clone(),
-            current,
-            buffer,
-            received,
-            self.queue_timeout,
-        ));
-        match call.as_mut().poll(&mut Context::from_waker(Waker::noop())) {
-            Poll::Ready((current, result)) => {
+        let params = match admit_call(&current, buffer, received, self.queue_timeout) {
+            Ok(params) => params,
+            Err(e) => {
                 drop(admitted);
-                write_reply(&current, result, out);
+                return write_reply(&current, Err(e), out);
+            }
+        };
+        // One box per call: the generated `dispatch_owned`; a panic becomes -99.
+        let call = self.servant.clone().dispatch_owned(current.clone(), params);
+        let mut call = AssertUnwindSafe(call).catch_unwind();
+        match Pin::new(&mut call).poll(&mut Context::from_waker(Waker::noop())) {
+            Poll::Ready(result) => {
+                drop(admitted);
+                write_reply(&current, unwound(&current, result), out);
             }
             Poll::Pending => {
                 admitted.hold_bytes(&conn.server, frame_len);
                 let conn = conn.clone();
                 tokio::spawn(async move {
                     let _admitted = admitted;
-                    let Some((current, result)) = bounded(call, &conn, deadline).await else {
+                    let Some(result) = bounded(call, &conn, deadline).await else {
                         return;
                     };
                     let mut frame = BytesMut::new();
-                    write_reply(&current, result, &mut frame);
+                    write_reply(&current, unwound(&current, result), &mut frame);
                     if !frame.is_empty() && current.conn.send_response(&frame).is_err() {
                         debug!(
                             uid = current.uid(),
@@ -212,53 +227,47 @@ pub(crate) async fn bounded<F: Future>(
     }
 }
 
-/// Runs one call: checks its queueing time, decodes the parameters, dispatches, and turns a
-/// panic into -99.
+/// Checks a call's queueing time and decodes its parameters; an `Err` is answered instead
+/// of running the call.
 ///
 /// "Queueing" is what TarsCpp measures: from the moment the request's bytes were read to the
 /// moment its handler starts. A request longer than `queue_timeout` (the adapter's
 /// `queuetimeout`) or its caller's `iTimeout` in that state is answered -6 and not run. Here
 /// the handler starts when the connection's task reaches the request in its read batch, so
 /// the wait is the time the requests read before it in the same batch took.
-async fn run_call(
-    servant: Arc<dyn Servant>,
-    current: Current,
+fn admit_call(
+    current: &Current,
     buffer: Bytes,
     received: Instant,
     queue_timeout: Duration,
-) -> (Current, TarsResult<ParamsWriter>) {
+) -> TarsResult<ParamsReader> {
     let timeout = current.timeout_ms();
     let waited = received.elapsed();
     if waited > queue_timeout || (timeout > 0 && waited > Duration::from_millis(timeout as u64)) {
-        let waited = TarsError::ret(
+        return Err(TarsError::ret(
             protocol::SERVER_QUEUE_TIMEOUT,
             format!(
                 "request waited {} ms in the server queue, past its timeout",
                 waited.as_millis()
             ),
-        );
-        return (current, Err(waited));
+        ));
     }
-    let result = match ParamsReader::new(current.version(), buffer) {
-        Ok(params) => {
-            let call = servant.dispatch(&current, current.func_name(), params);
-            AssertUnwindSafe(call)
-                .catch_unwind()
-                .await
-                .unwrap_or_else(|_| {
-                    current.conn.panicked("a servant method");
-                    Err(TarsError::ret(
-                        protocol::SERVER_UNKNOWN_ERR,
-                        "servant panicked",
-                    ))
-                })
-        }
-        Err(e) => Err(TarsError::ret(
-            protocol::SERVER_DECODE_ERR,
-            format!("bad sBuffer: {e}"),
-        )),
-    };
-    (current, result)
+    ParamsReader::new(current.version(), buffer)
+        .map_err(|e| TarsError::ret(protocol::SERVER_DECODE_ERR, format!("bad sBuffer: {e}")))
+}
+
+/// A call's outcome, with a panic in the servant turned into -99.
+fn unwound(
+    current: &Current,
+    result: std::thread::Result<TarsResult<ParamsWriter>>,
+) -> TarsResult<ParamsWriter> {
+    result.unwrap_or_else(|_| {
+        current.conn.panicked("a servant method");
+        Err(TarsError::ret(
+            protocol::SERVER_UNKNOWN_ERR,
+            "servant panicked",
+        ))
+    })
 }
 
 /// Appends the framed response to `current`'s request to `out`, in the request's version's
@@ -272,9 +281,15 @@ fn write_reply(current: &Current, result: TarsResult<ParamsWriter>, out: &mut By
     if current.is_oneway() {
         return;
     }
-    let (code, buffer, desc) = match result {
-        Ok(params) => (protocol::SERVER_SUCCESS, params.finish(), String::new()),
-        Err(e) => (e.code(), Bytes::new(), e.desc()),
+    let (code, body, desc) = match result {
+        // TARS results go from the writer straight into the frame.
+        Ok(ParamsWriter::Tars(w)) => (protocol::SERVER_SUCCESS, Ok(w), String::new()),
+        Ok(tup) => (protocol::SERVER_SUCCESS, Err(tup.finish()), String::new()),
+        Err(e) => (e.code(), Err(Bytes::new()), e.desc()),
+    };
+    let buffer = match &body {
+        Ok(w) => w.as_slice(),
+        Err(b) => &b[..],
     };
     let context = current.take_response_context();
     let start = out.len();
@@ -287,15 +302,7 @@ fn write_reply(current: &Current, result: TarsResult<ParamsWriter>, out: &mut By
             "response exceeds the frame limit, answering -2");
         let desc = format!("response of {size} bytes exceeds the frame limit of {limit} bytes");
         let code = protocol::SERVER_ENCODE_ERR;
-        encode_reply(
-            current,
-            request,
-            code,
-            Bytes::new(),
-            desc,
-            BTreeMap::new(),
-            out,
-        );
+        encode_reply(current, request, code, &[], desc, BTreeMap::new(), out);
     }
 }
 
@@ -303,7 +310,7 @@ fn encode_reply(
     current: &Current,
     request: &RequestInfo,
     code: i32,
-    buffer: Bytes,
+    buffer: &[u8],
     desc: String,
     context: BTreeMap<String, String>,
     out: &mut BytesMut,
@@ -313,7 +320,7 @@ fn encode_reply(
         let buffer = if buffer.is_empty() {
             ParamsWriter::new(protocol::TUP_VERSION).finish()
         } else {
-            buffer
+            Bytes::copy_from_slice(buffer)
         };
         let mut status = BTreeMap::new();
         if code != 0 {
@@ -336,16 +343,6 @@ fn encode_reply(
         };
         return encode_frame_into(&reply, out);
     }
-    let reply = ResponsePacket {
-        version: request.version,
-        packet_type: protocol::NORMAL_PACKET,
-        request_id: request.request_id,
-        message_type: request.message_type,
-        ret: code,
-        buffer,
-        status: BTreeMap::new(),
-        result_desc: desc,
-        context,
-    };
-    encode_frame_into(&reply, out);
+    let head = (request.version, request.request_id, request.message_type);
+    protocol::encode_response_into(head, code, buffer, &desc, &context, out);
 }
