@@ -160,7 +160,9 @@ async fn a_stalled_tarslog_bounds_the_queue_and_never_blocks_the_logger() {
     // Released: the held call and the queued lines go; one warning for the drops.
     fake.command(json!({ "stall": false }));
     assert!(within("flush", remote.flush(common::LIMIT)).await);
-    let got = lines(&fake.calls());
+    // The fake prints a call before answering it, but its stdout is read by another thread:
+    // wait for the lines rather than read what has arrived so far.
+    let got = lines(&fake.wait_for("the first line and the 100 kept", |c| lines(c).len() >= 101));
     assert_eq!(got.len(), 101, "the first line and the 100 kept");
     assert!(got[1].ends_with("|INFO|myapp|line i=0\n"), "{:?}", got[1]);
     assert!(
