@@ -3,7 +3,7 @@
 
 mod common;
 
-use common::{example_bin, run_with_timeout, spawn_listening, ChildGuard};
+use common::{bench_server, example_bin, run_with_timeout, spawn_listening};
 use serde_json::Value;
 use std::process::Command;
 use std::time::Duration;
@@ -17,17 +17,6 @@ const RPC_KEYS: &[&str] = &[
     "p999_us",
     "max_us",
 ];
-
-fn bench_server() -> ChildGuard {
-    let mut cmd = Command::new(example_bin("bench_server"));
-    cmd.args([
-        "--endpoint",
-        "tcp -h 127.0.0.1 -p 0 -t 60000",
-        "--push-endpoint",
-        "tcp -h 127.0.0.1 -p 0 -t 60000",
-    ]);
-    spawn_listening(cmd)
-}
 
 /// Runs `bench ARGS --json` and returns its JSON lines.
 fn bench(args: &[&str]) -> Vec<serde_json::Map<String, Value>> {

@@ -109,16 +109,7 @@ fn push_callback_client_subscribes_on_every_instance() {
 
 #[test]
 fn bench_rpc_calls_by_name() {
-    let bench_server = {
-        let mut cmd = Command::new(example_bin("bench_server"));
-        cmd.args([
-            "--endpoint",
-            "tcp -h 127.0.0.1 -p 0 -t 60000",
-            "--push-endpoint",
-            "tcp -h 127.0.0.1 -p 0 -t 60000",
-        ]);
-        spawn_listening(cmd)
-    };
+    let bench_server = common::bench_server();
     let mut registry = FakeRegistry::start(0);
     registry.set("TestApp.HelloServer.HelloObj", &[bench_server.port], &[]);
     let mut bench = Command::new(example_bin("bench"));

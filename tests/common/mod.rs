@@ -124,6 +124,18 @@ pub fn spawn_listening(mut cmd: Command) -> ChildGuard {
     }
 }
 
+/// Starts the `bench_server` example (Hello and Push objects on free ports).
+pub fn bench_server() -> ChildGuard {
+    let mut cmd = Command::new(example_bin("bench_server"));
+    cmd.args([
+        "--endpoint",
+        "tcp -h 127.0.0.1 -p 0 -t 60000",
+        "--push-endpoint",
+        "tcp -h 127.0.0.1 -p 0 -t 60000",
+    ]);
+    spawn_listening(cmd)
+}
+
 /// Runs `cmd` to completion within `limit`, returning (success, stdout).
 pub fn run_with_timeout(mut cmd: Command, limit: Duration) -> (bool, String) {
     cmd.stdout(Stdio::piped())
