@@ -269,7 +269,12 @@ async fn an_oversized_request_fails_that_call_only() {
     );
 }
 
-/// Blocks its thread on the first decode until released: the connection's task is stuck.
+/// Blocks on the first decode until released: the connection's task is stuck.
+///
+/// It blocks through `block_in_place`, which moves the worker's other work to a new thread.
+/// A worker that simply blocked could be the one holding tokio's timer and I/O driver, and
+/// then no timer in the runtime would fire (the test's own watchdog included): that is
+/// tokio's rule for blocking code, not the client's deadline under test.
 struct StuckDecoder {
     release: Mutex<Option<std::sync::mpsc::Receiver<()>>>,
     inner: TarsResponseDecoder,
@@ -277,8 +282,11 @@ struct StuckDecoder {
 
 impl ResponseDecoder for StuckDecoder {
     fn decode(&self, buf: &mut BytesMut) -> Result<Option<ResponsePacket>, String> {
-        if let Some(release) = self.release.lock().unwrap().take() {
-            let _ = release.recv();
+        let release = self.release.lock().unwrap().take();
+        if let Some(release) = release {
+            tokio::task::block_in_place(|| {
+                let _ = release.recv();
+            });
         }
         self.inner.decode(buf)
     }
