@@ -3,6 +3,9 @@
 use super::Outbound;
 use bytes::BytesMut;
 use std::fmt;
+use std::future::Future;
+use std::pin::Pin;
+use std::task::Poll;
 use std::time::Duration;
 use tokio::io::{AsyncWrite, AsyncWriteExt};
 
@@ -80,23 +83,39 @@ async fn write_loop_with<W: AsyncWrite + Unpin>(
 }
 
 /// Writes `buf` whole; each `write` that waits gets `stall` to make progress.
+///
+/// The stall timer is armed (on the heap) only while a write waits: most writes complete at
+/// once, and a timer kept in this future would be room in every connection's task.
 async fn write_all<W: AsyncWrite + Unpin>(
     writer: &mut W,
     buf: &[u8],
     stall: Duration,
 ) -> Result<(), WriteError> {
     let mut pos = 0;
-    while pos < buf.len() {
-        match tokio::time::timeout(stall, writer.write(&buf[pos..])).await {
-            Ok(Ok(0)) => {
-                return Err(WriteError::Io(std::io::ErrorKind::WriteZero.into()));
+    let mut timer: Option<Pin<Box<tokio::time::Sleep>>> = None;
+    std::future::poll_fn(|cx| {
+        while pos < buf.len() {
+            match Pin::new(&mut *writer).poll_write(cx, &buf[pos..]) {
+                Poll::Ready(Ok(0)) => {
+                    return Poll::Ready(Err(WriteError::Io(std::io::ErrorKind::WriteZero.into())));
+                }
+                Poll::Ready(Ok(n)) => {
+                    pos += n;
+                    timer = None;
+                }
+                Poll::Ready(Err(e)) => return Poll::Ready(Err(WriteError::Io(e))),
+                Poll::Pending => {
+                    let timer = timer.get_or_insert_with(|| Box::pin(tokio::time::sleep(stall)));
+                    return match timer.as_mut().poll(cx) {
+                        Poll::Ready(()) => Poll::Ready(Err(WriteError::Stalled(stall))),
+                        Poll::Pending => Poll::Pending,
+                    };
+                }
             }
-            Ok(Ok(n)) => pos += n,
-            Ok(Err(e)) => return Err(WriteError::Io(e)),
-            Err(_) => return Err(WriteError::Stalled(stall)),
         }
-    }
-    Ok(())
+        Poll::Ready(Ok(()))
+    })
+    .await
 }
 
 #[cfg(test)]

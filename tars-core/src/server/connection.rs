@@ -10,6 +10,7 @@
 //! coming), or anything `AsyncRead + AsyncWrite` (TLS, an in-memory pipe).
 
 use super::current::{CloseReason, Connection, Current};
+use super::gate::GatePermit;
 use super::handshake::{self, Setup};
 use crate::net::{self, WriteError};
 use bytes::{Bytes, BytesMut};
@@ -63,40 +64,49 @@ pub(crate) struct Driving {
     pub(crate) write_stall_timeout: Duration,
 }
 
+/// The connection's places in the server's and the adapter's connection limits, released
+/// when its task ends.
+pub(crate) struct Slots {
+    pub(crate) _server: OwnedSemaphorePermit,
+    pub(crate) _adapter: GatePermit,
+}
+
 /// Runs a connection until it closes. Cleanup runs from a drop guard, so it also runs when
 /// the task panics or is dropped.
+///
+/// What is shared by the adapter's connections comes as `Arc`s and the rest is moved into
+/// the drop guard at once: an idle connection's memory is mostly this future, and an async
+/// fn keeps its arguments for its whole life.
 pub(crate) async fn run_connection<P: ConnectionProtocol>(
     stream: TcpStream,
     conn: Arc<Connection>,
     protocol: Arc<P>,
-    driving: Driving,
-    setup: Setup,
-    permit: Option<OwnedSemaphorePermit>,
+    driving: Arc<Driving>,
+    setup: Arc<Setup>,
+    slots: Slots,
 ) {
     let span = tracing::debug_span!("conn", uid = conn.uid, peer = %conn.peer);
-    async move {
-        let mut cleanup = Cleanup {
-            conn: conn.clone(),
-            protocol: protocol.clone(),
-            reason: None,
-            _permit: permit,
-        };
-        debug!("accepted");
-        let reason = drive(stream, &conn, &*protocol, driving, setup).await;
-        cleanup.reason = Some(reason);
-    }
-    .instrument(span)
-    .await
+    let mut cleanup = Cleanup {
+        conn,
+        protocol,
+        reason: None,
+        _slots: slots,
+    };
+    debug!(parent: &span, "accepted");
+    let reason = drive(stream, &cleanup.conn, &*cleanup.protocol, &driving, &setup)
+        .instrument(span)
+        .await;
+    cleanup.reason = Some(reason);
 }
 
 /// Ends a connection whatever happens: records the reason, runs the close hooks (registries
 /// forget the connection), then the servant's `do_close`, each isolated from panics, and
-/// finally releases the connection's slot of `max_connections`.
+/// finally releases the connection's slots of the connection limits.
 struct Cleanup<P: ConnectionProtocol> {
     conn: Arc<Connection>,
     protocol: Arc<P>,
     reason: Option<CloseReason>,
-    _permit: Option<OwnedSemaphorePermit>,
+    _slots: Slots,
 }
 
 impl<P: ConnectionProtocol> Drop for Cleanup<P> {
@@ -104,7 +114,7 @@ impl<P: ConnectionProtocol> Drop for Cleanup<P> {
         let reason = self.reason.take().unwrap_or_else(|| {
             CloseReason::Error("the connection task ended before the connection closed".into())
         });
-        debug!(%reason, "closed");
+        debug!(uid = self.conn.uid, %reason, "closed");
         self.conn.finish(reason);
         let current = Current {
             conn: self.conn.clone(),
@@ -122,15 +132,15 @@ async fn drive<P: ConnectionProtocol>(
     mut stream: TcpStream,
     conn: &Arc<Connection>,
     protocol: &P,
-    driving: Driving,
-    setup: Setup,
+    driving: &Driving,
+    setup: &Setup,
 ) -> CloseReason {
     let _ = stream.set_nodelay(true);
     if let Some(tls) = &setup.tls {
         // Boxed: a TLS stream is large, and plain connections should not carry its room.
-        return Box::pin(drive_tls(tls, stream, conn, protocol, driving, &setup)).await;
+        return Box::pin(drive_tls(tls, stream, conn, protocol, driving, setup)).await;
     }
-    let initial = match handshake::authenticate(&mut stream, conn, &setup).await {
+    let initial = match handshake::authenticate(&mut stream, conn, setup).await {
         Ok(initial) => initial,
         Err(reason) => return reason,
     };
@@ -146,7 +156,7 @@ async fn drive_tls<P: ConnectionProtocol>(
     stream: TcpStream,
     conn: &Arc<Connection>,
     protocol: &P,
-    driving: Driving,
+    driving: &Driving,
     setup: &Setup,
 ) -> CloseReason {
     let mut stream = match handshake::accept_tls(tls, stream, conn, setup).await {
@@ -167,7 +177,7 @@ pub(crate) async fn serve_stream<S, P>(
     initial: BytesMut,
     conn: &Arc<Connection>,
     protocol: &P,
-    driving: Driving,
+    driving: &Driving,
 ) -> CloseReason
 where
     S: AsyncRead + AsyncWrite + Send,
@@ -204,10 +214,10 @@ fn handle_frames<P: ConnectionProtocol>(
 async fn drive_loop<R, W, P>(
     mut reader: R,
     mut writer: W,
-    initial: BytesMut,
+    mut read_buf: BytesMut,
     conn: &Arc<Connection>,
     protocol: &P,
-    driving: Driving,
+    driving: &Driving,
 ) -> CloseReason
 where
     R: ReadMore,
@@ -217,7 +227,6 @@ where
     // The writer: a long-lived future beside the reader, never awaited inside it.
     let write = net::write_loop(&mut writer, &conn.outbound, driving.write_stall_timeout);
     tokio::pin!(write);
-    let mut read_buf = initial;
     // Replies made on this task during one read batch, handed to the queue in one append.
     let mut replies = BytesMut::new();
     if !read_buf.is_empty() {
@@ -236,19 +245,23 @@ where
     let timer = tokio::time::sleep(first);
     tokio::pin!(timer);
     let mut draining = false;
-    // Waiting on a token registers a waiter; do it once, not once per loop.
+    // Waiting on a token registers a waiter; do it once, not once per loop. The connection's
+    // token is a child of the server's force-close token: one wait for both.
     let closed_wait = conn.closed_token().cancelled();
     tokio::pin!(closed_wait);
     let shutdown_wait = driving.shutdown.cancelled();
     tokio::pin!(shutdown_wait);
-    let force_wait = driving.force_close.cancelled();
-    tokio::pin!(force_wait);
 
     loop {
         // Unbiased: a flood of pushes to write must not starve reading, nor the reverse.
         tokio::select! {
-            _ = &mut closed_wait => return CloseReason::Closed,
-            _ = &mut force_wait => return CloseReason::Shutdown,
+            _ = &mut closed_wait => {
+                return if driving.force_close.is_cancelled() {
+                    CloseReason::Shutdown
+                } else {
+                    CloseReason::Closed
+                };
+            }
             _ = &mut shutdown_wait, if !draining => {
                 draining = true;
                 protocol.on_shutdown(conn);

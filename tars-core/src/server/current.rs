@@ -106,6 +106,8 @@ pub(crate) struct Connection {
 }
 
 impl Connection {
+    /// `closed` is the connection's token: a child of the server's force-close token, so one
+    /// wait in the connection's task sees both.
     pub(crate) fn new(
         uid: u64,
         peer: SocketAddr,
@@ -113,6 +115,7 @@ impl Connection {
         servant_name: Arc<str>,
         limits: ConnLimits,
         server: Arc<ServerState>,
+        closed: CancellationToken,
     ) -> Self {
         Connection {
             uid,
@@ -123,7 +126,7 @@ impl Connection {
             in_flight: InFlight::new(limits.max_in_flight as usize),
             limits,
             server,
-            closed: CancellationToken::new(),
+            closed,
             close_reason: OnceLock::new(),
             close_hooks: Mutex::new(Vec::new()),
         }
@@ -479,6 +482,7 @@ mod tests {
             "A.B.C".into(),
             limits,
             ServerState::new(8, 1 << 20),
+            CancellationToken::new(),
         )
     }
 

@@ -356,6 +356,15 @@ async fn accept_loop<P: ConnectionProtocol>(
     setup: Setup,
 ) {
     let _accepting = gate.accepting();
+    // Shared by every connection of the adapter: a connection's task holds two pointers, not
+    // copies (its future is most of the memory an idle connection costs).
+    let setup = Arc::new(setup);
+    let driving = Arc::new(Driving {
+        shutdown: shared.shutdown.clone(),
+        force_close: shared.force_close.clone(),
+        idle_timeout: idle,
+        write_stall_timeout: shared.config.write_stall_timeout,
+    });
     loop {
         let accepted = tokio::select! {
             _ = shared.shutdown.cancelled() => return,
@@ -390,25 +399,20 @@ async fn accept_loop<P: ConnectionProtocol>(
             name.clone(),
             current::ConnLimits::from_config(&shared.config),
             shared.state.clone(),
+            shared.force_close.child_token(),
         ));
-        let driving = Driving {
-            shutdown: shared.shutdown.clone(),
-            force_close: shared.force_close.clone(),
-            idle_timeout: idle,
-            write_stall_timeout: shared.config.write_stall_timeout,
-        };
         let run = run_connection(
             stream,
             conn,
             protocol.clone(),
-            driving,
+            driving.clone(),
             setup.clone(),
-            Some(permit),
+            connection::Slots {
+                _server: permit,
+                _adapter: admitted,
+            },
         );
-        shared.tracker.spawn(async move {
-            run.await;
-            drop(admitted);
-        });
+        shared.tracker.spawn(run);
     }
 }
 
@@ -531,6 +535,7 @@ where
         name.clone(),
         current::ConnLimits::from_config(&config),
         limit::ServerState::new(config.max_in_flight, config.max_request_bytes),
+        CancellationToken::new(),
     ));
     let adapter = TarsAdapter {
         servant_name: name,
@@ -545,7 +550,7 @@ where
         write_stall_timeout: config.write_stall_timeout,
     };
     let reason =
-        connection::serve_stream(stream, Default::default(), &conn, &adapter, driving).await;
+        connection::serve_stream(stream, Default::default(), &conn, &adapter, &driving).await;
     conn.finish(reason.clone());
     reason
 }
