@@ -36,8 +36,8 @@ fn hello_client_calls_by_name() {
     assert!(!out.lines().any(|l| l.starts_with("FAIL ")), "{out}");
     let lookups = registry.wait_lookups(1);
     assert!(
-        lookups[0].contains(r#""func":"findObjectByIdInSameGroup""#)
-            && lookups[0].contains(r#""id":"Test.HelloServer.HelloObj""#),
+        lookups[0]["func"] == "findObjectByIdInSameGroup"
+            && lookups[0]["id"] == "Test.HelloServer.HelloObj",
         "{lookups:?}"
     );
 }
@@ -102,7 +102,7 @@ fn push_callback_client_subscribes_on_every_instance() {
     );
     let lookups = registry.wait_lookups(1);
     assert!(
-        lookups[0].contains(r#""func":"findObjectById4All""#),
+        lookups[0]["func"] == "findObjectById4All",
         "all endpoints are asked for with findObjectById4All: {lookups:?}"
     );
 }

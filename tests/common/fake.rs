@@ -3,6 +3,7 @@
 //! lines it prints (one per call it got) collected.
 
 use serde_json::Value;
+use std::collections::BTreeMap;
 use std::io::{BufRead, BufReader, Write};
 use std::process::{Child, ChildStdin, Stdio};
 use std::sync::mpsc::{Receiver, RecvTimeoutError};
@@ -13,8 +14,9 @@ use std::time::{Duration, Instant};
 pub struct Fake {
     child: Child,
     stdin: Option<ChildStdin>,
-    /// The port it serves on.
+    /// The port it serves on (its first label's).
     pub port: u16,
+    ports: BTreeMap<String, u16>,
     calls: Arc<Mutex<Vec<Value>>>,
     acks: Receiver<u64>,
     commands: u64,
@@ -29,7 +31,13 @@ impl Drop for Fake {
 impl Fake {
     /// Starts `node SCRIPT` and waits for its `LABEL PORT` line.
     pub fn start(script: &str, label: &str) -> Fake {
-        let mut cmd = super::node(script, &[]);
+        Fake::spawn(script, &[], &[label])
+    }
+
+    /// Starts `node SCRIPT ARGS..` and waits for a `LABEL PORT` line of every label; `port`
+    /// is the first label's.
+    pub fn spawn(script: &str, args: &[&str], labels: &[&str]) -> Fake {
+        let mut cmd = super::node(script, args);
         cmd.stdin(Stdio::piped())
             .stdout(Stdio::piped())
             .stderr(Stdio::null());
@@ -39,11 +47,16 @@ impl Fake {
         let calls = Arc::new(Mutex::new(Vec::new()));
         let (port_tx, port_rx) = std::sync::mpsc::channel();
         let (ack_tx, acks) = std::sync::mpsc::channel();
-        let (sink, label) = (calls.clone(), format!("{label} "));
+        let sink = calls.clone();
+        let wanted: Vec<String> = labels.iter().map(|l| l.to_string()).collect();
         std::thread::spawn(move || {
             for line in BufReader::new(stdout).lines().map_while(Result::ok) {
-                if let Some(port) = line.strip_prefix(&label) {
-                    let _ = port_tx.send(port.parse::<u16>().expect("a port"));
+                let labelled = line
+                    .split_once(' ')
+                    .filter(|(label, _)| wanted.iter().any(|w| w == label));
+                if let Some((label, port)) = labelled {
+                    let port = port.parse::<u16>().expect("LABEL PORT");
+                    let _ = port_tx.send((label.to_string(), port));
                 } else if let Some(n) = line.strip_prefix("ack ") {
                     let _ = ack_tx.send(n.parse::<u64>().expect("ack N"));
                 } else if let Ok(v) = serde_json::from_str::<Value>(&line) {
@@ -51,17 +64,27 @@ impl Fake {
                 }
             }
         });
-        let port = port_rx
-            .recv_timeout(super::LIMIT)
-            .unwrap_or_else(|_| panic!("{script} did not announce its port"));
+        let mut ports = BTreeMap::new();
+        while ports.len() < labels.len() {
+            let (label, port) = port_rx
+                .recv_timeout(super::LIMIT)
+                .unwrap_or_else(|_| panic!("{script} did not announce its ports {labels:?}"));
+            ports.insert(label, port);
+        }
         Fake {
             child,
             stdin,
-            port,
+            port: ports[labels[0]],
+            ports,
             calls,
             acks,
             commands: 0,
         }
+    }
+
+    /// The port announced as `label`.
+    pub fn port_of(&self, label: &str) -> u16 {
+        self.ports[label]
     }
 
     /// Sends one command and waits for its acknowledgement.

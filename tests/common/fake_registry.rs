@@ -1,64 +1,30 @@
 //! The fake tarsregistry of `tests/node/fake_registry.js` (Tars.js QueryF with
-//! @tars/registry's EndpointF): endpoint lists set on its stdin, one line per lookup.
+//! @tars/registry's EndpointF): endpoint lists set on its stdin, one JSON line per lookup.
 
-use super::node;
-use std::io::{BufRead, BufReader, Write};
-use std::process::{Child, ChildStdin, Stdio};
-use std::sync::mpsc::{Receiver, RecvTimeoutError};
+use super::fake::Fake;
+use serde_json::{json, Value};
 
-/// The fake registry process: commands on stdin, one line per lookup on stdout.
+/// The fake registry process; killed when dropped.
 pub struct FakeRegistry {
-    child: Child,
-    stdin: ChildStdin,
-    lines: Receiver<String>,
+    fake: Fake,
     /// Its port.
     pub port: u16,
-    commands: usize,
-    /// Lookups seen so far (lines read while waiting for acks or lookups).
-    pub lookups: Vec<String>,
-}
-
-impl Drop for FakeRegistry {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
+    /// Lookups already returned by [`wait_lookups`](Self::wait_lookups).
+    taken: usize,
 }
 
 impl FakeRegistry {
+    /// Starts it on `port` (0: a free one).
     pub fn start(port: u16) -> FakeRegistry {
-        let mut cmd = node("fake_registry.js", &[&port.to_string()]);
-        cmd.stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::inherit());
-        let mut child = cmd.spawn().expect("node runs");
-        let stdin = child.stdin.take().unwrap();
-        let stdout = child.stdout.take().unwrap();
-        let (tx, lines) = std::sync::mpsc::channel();
-        std::thread::spawn(move || {
-            for line in BufReader::new(stdout).lines().map_while(Result::ok) {
-                if tx.send(line).is_err() {
-                    break;
-                }
-            }
-        });
-        let first = lines
-            .recv_timeout(super::LIMIT)
-            .expect("the fake registry announces its port");
-        let port = first
-            .strip_prefix("registry ")
-            .and_then(|p| p.parse().ok())
-            .unwrap_or_else(|| panic!("unexpected first line {first:?}"));
+        let fake = Fake::spawn("fake_registry.js", &[&port.to_string()], &["registry"]);
         FakeRegistry {
-            child,
-            stdin,
-            lines,
-            port,
-            commands: 0,
-            lookups: Vec::new(),
+            port: fake.port,
+            fake,
+            taken: 0,
         }
     }
 
+    /// The locator string of its QueryObj.
     pub fn locator(&self) -> String {
         format!(
             "tars.tarsregistry.QueryObj@tcp -h 127.0.0.1 -p {}",
@@ -66,49 +32,33 @@ impl FakeRegistry {
         )
     }
 
-    pub fn next_line(&mut self) -> String {
-        let lines = &self.lines;
-        match tokio::task::block_in_place(|| lines.recv_timeout(super::LIMIT)) {
-            Ok(line) => line,
-            Err(RecvTimeoutError::Timeout) => panic!("the fake registry said nothing"),
-            Err(RecvTimeoutError::Disconnected) => panic!("the fake registry exited"),
-        }
-    }
-
-    pub fn command(&mut self, json: String) {
-        writeln!(self.stdin, "{json}").unwrap();
-        self.stdin.flush().unwrap();
-        self.commands += 1;
-        let ack = format!("ack {}", self.commands);
-        loop {
-            let line = self.next_line();
-            if line == ack {
-                return;
-            }
-            self.lookups.push(line);
-        }
-    }
-
+    /// Answers lookups of `object` with these ports (on 127.0.0.1).
     pub fn set(&mut self, object: &str, active: &[u16], inactive: &[u16]) {
-        self.command(format!(
-            r#"{{"set":"{object}","active":{active:?},"inactive":{inactive:?}}}"#
-        ));
+        self.fake
+            .command(json!({ "set": object, "active": active, "inactive": inactive }));
     }
 
+    /// Answers every lookup with return code -1 (a broken registry) while `fail` holds.
     pub fn fail(&mut self, fail: bool) {
-        self.command(format!(r#"{{"fail":{fail}}}"#));
+        self.fake.command(json!({ "fail": fail }));
     }
 
-    /// Waits for `n` more lookups and returns them.
-    pub fn wait_lookups(&mut self, n: usize) -> Vec<String> {
-        let mut seen = Vec::new();
-        while seen.len() < n {
-            let line = self.next_line();
-            if line.starts_with('{') {
-                seen.push(line);
-            }
-        }
-        self.lookups.extend(seen.iter().cloned());
+    /// Waits for `n` lookups after those already returned, and returns them
+    /// (`{"func":..,"id":..,"setId":..,"active":[..],"inactive":[..]}`).
+    pub fn wait_lookups(&mut self, n: usize) -> Vec<Value> {
+        let want = self.taken + n;
+        let fake = &self.fake;
+        // The caller may be a runtime's thread: let its other tasks run meanwhile.
+        let calls = tokio::task::block_in_place(|| {
+            fake.wait_for("registry lookups", |calls| calls.len() >= want)
+        });
+        let seen = calls[self.taken..want].to_vec();
+        self.taken = want;
         seen
+    }
+
+    /// Every lookup it printed so far.
+    pub fn lookups(&self) -> Vec<Value> {
+        self.fake.calls()
     }
 }

@@ -1,67 +1,56 @@
 //! The fake tarsstat/tarsproperty of `tests/node/fake_stat.js` (Tars.js, decoding with
 //! @tars/monitor's StatF and PropertyF types): one JSON line per report received.
 
-use super::node;
+use super::fake::Fake;
 use serde_json::Value;
-use std::collections::BTreeMap;
-use std::io::{BufRead, BufReader};
-use std::process::{Child, Stdio};
-use std::sync::mpsc::Receiver;
+use std::cell::Cell;
 
 /// The running fake; killed when dropped.
 pub struct FakeStat {
-    child: Child,
-    /// Every line after the ports: one JSON report each.
-    pub lines: Receiver<String>,
+    fake: Fake,
     pub stat_port: u16,
     pub property_port: u16,
-}
-
-impl Drop for FakeStat {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
+    /// Reports already returned by [`next_report`](Self::next_report).
+    taken: Cell<usize>,
 }
 
 impl FakeStat {
     pub fn start() -> FakeStat {
-        let mut cmd = node("fake_stat.js", &[]);
-        cmd.stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::null());
-        let mut child = cmd.spawn().expect("node runs");
-        let stdout = child.stdout.take().unwrap();
-        let (tx, lines) = std::sync::mpsc::channel();
-        std::thread::spawn(move || {
-            for line in BufReader::new(stdout).lines().map_while(Result::ok) {
-                if tx.send(line).is_err() {
-                    break;
-                }
-            }
-        });
-        let mut ports = BTreeMap::new();
-        while ports.len() < 2 {
-            let line = lines
-                .recv_timeout(super::LIMIT)
-                .expect("the fake announces its ports");
-            let (label, port) = line.split_once(' ').expect("LABEL PORT");
-            ports.insert(label.to_string(), port.parse::<u16>().expect("a port"));
-        }
+        let fake = Fake::spawn("fake_stat.js", &[], &["stat", "property"]);
         FakeStat {
-            child,
-            lines,
-            stat_port: ports["stat"],
-            property_port: ports["property"],
+            stat_port: fake.port_of("stat"),
+            property_port: fake.port_of("property"),
+            fake,
+            taken: Cell::new(0),
         }
+    }
+
+    /// Its StatObj, for `ClientConfig::stat`.
+    pub fn stat_obj(&self) -> String {
+        format!(
+            "tars.tarsstat.StatObj@tcp -h 127.0.0.1 -p {}",
+            self.stat_port
+        )
+    }
+
+    /// Its PropertyObj, for `ClientConfig::property`.
+    pub fn property_obj(&self) -> String {
+        format!(
+            "tars.tarsproperty.PropertyObj@tcp -h 127.0.0.1 -p {}",
+            self.property_port
+        )
     }
 
     /// The next decoded report.
     pub fn next_report(&self) -> Value {
-        let line = self
-            .lines
-            .recv_timeout(super::LIMIT)
-            .expect("a report within the limit");
-        serde_json::from_str(&line).unwrap_or_else(|e| panic!("bad line {line:?}: {e}"))
+        let n = self.taken.get();
+        let calls = self.fake.wait_for("a report", |calls| calls.len() > n);
+        self.taken.set(n + 1);
+        calls[n].clone()
+    }
+
+    /// Reports received and not yet returned by `next_report`.
+    pub fn unread(&self) -> usize {
+        self.fake.calls().len() - self.taken.get()
     }
 }
