@@ -67,6 +67,7 @@ ROWS=(
   "proxy 1x100|rpc OBJ --connections 1 --in-flight 100"
   "proxy 2x100 +4 empty layers|rpc OBJ --connections 2 --in-flight 100 --empty-layers 4"
   "baseline 2x100|baseline --connections 2 --in-flight 100"
+  "baseline 2x1|baseline --connections 2 --in-flight 1"
 )
 run() { # build sha port row args round
   local obj="TestApp.HelloServer.HelloObj@tcp -h 127.0.0.1 -p $3"
