@@ -5,6 +5,8 @@ use crate::args::{fail, Load};
 use crate::measure::{gather, join_all_parts, Partial};
 use crate::report::Report;
 use serde_json::json;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 use tars_core::prelude::*;
 use tars_rs::demo::quickstart::HelloProxy;
@@ -37,26 +39,40 @@ pub async fn rpc_proxy(target: &str, load: Load) -> Report {
         proxies.push((comm, proxy));
     }
     let window = load.window();
-    let slots = load.connections * load.in_flight;
-    let interval = load.rate.map(|r| Duration::from_secs_f64(slots as f64 / r));
+    // Open loop: request n (over all connections) is due at `base + n / rate`. A task whose
+    // call ended takes the next due request at once; a task with nothing due sleeps until
+    // the next due time. So requests go out as the raw client's do (as soon as a slot is
+    // free, else at the timer's next tick) and latency counts from the due time.
+    let next = Arc::new(AtomicU64::new(0));
+    let due = move |n: u64| {
+        load.rate
+            .map(|r| window.base + Duration::from_secs_f64(n as f64 / r))
+    };
     let mut tasks = Vec::new();
-    for (k, (_, proxy)) in proxies.iter().enumerate() {
-        for j in 0..load.in_flight {
-            let (proxy, request) = (proxy.clone(), request.clone());
-            // Open loop: the slots' schedules are spread evenly over one interval.
-            let offset = interval.map_or(Duration::ZERO, |i| {
-                i.mul_f64((j * load.connections + k) as f64 / slots as f64)
-            });
+    for (_, proxy) in proxies.iter() {
+        for _ in 0..load.in_flight {
+            let (proxy, request, next) = (proxy.clone(), request.clone(), next.clone());
             tasks.push(tokio::spawn(async move {
                 let mut part = Partial::new();
-                let mut intended = window.base + offset;
                 loop {
-                    let started = match interval {
-                        Some(i) => {
-                            tokio::time::sleep_until(intended.into()).await;
-                            let s = intended;
-                            intended += i;
-                            s
+                    let started = match load.rate {
+                        Some(_) => {
+                            let n = next.load(Ordering::Acquire);
+                            let at = due(n).unwrap_or(window.base);
+                            if at >= window.end {
+                                break;
+                            }
+                            if at > Instant::now() {
+                                tokio::time::sleep_until(at.into()).await;
+                                continue;
+                            }
+                            if next
+                                .compare_exchange(n, n + 1, Ordering::AcqRel, Ordering::Acquire)
+                                .is_err()
+                            {
+                                continue;
+                            }
+                            at
                         }
                         None => Instant::now(),
                     };
