@@ -97,6 +97,32 @@ fn rpc_raw_against_bench_server_with_baseline() {
 }
 
 #[test]
+fn rpc_proxy_open_loop_keeps_to_its_rate() {
+    let out = bench(&[
+        "rpc",
+        "--rate",
+        "2000",
+        "--connections",
+        "2",
+        "--in-flight",
+        "16",
+        "--seconds",
+        "1",
+    ]);
+    assert_keys(&out[0], RPC_KEYS);
+    let calls = out[0]["calls"].as_u64().unwrap();
+    assert!(calls > 0, "{:?}", out[0]);
+    assert_eq!(out[0]["errors"], 0);
+    // Open loop: never more calls than were due in the window.
+    let due = 2000.0 * out[0]["seconds"].as_f64().unwrap();
+    assert!(
+        calls as f64 <= due + 32.0,
+        "{calls} calls, {due} due: {:?}",
+        out[0]
+    );
+}
+
+#[test]
 fn rpc_raw_open_loop_in_process() {
     let out = bench(&[
         "rpc",

@@ -44,10 +44,6 @@ pub async fn rpc_proxy(target: &str, load: Load) -> Report {
     // the next due time. So requests go out as the raw client's do (as soon as a slot is
     // free, else at the timer's next tick) and latency counts from the due time.
     let next = Arc::new(AtomicU64::new(0));
-    let due = move |n: u64| {
-        load.rate
-            .map(|r| window.base + Duration::from_secs_f64(n as f64 / r))
-    };
     let mut tasks = Vec::new();
     for (_, proxy) in proxies.iter() {
         for _ in 0..load.in_flight {
@@ -56,9 +52,9 @@ pub async fn rpc_proxy(target: &str, load: Load) -> Report {
                 let mut part = Partial::new();
                 loop {
                     let started = match load.rate {
-                        Some(_) => {
+                        Some(rate) => {
                             let n = next.load(Ordering::Acquire);
-                            let at = due(n).unwrap_or(window.base);
+                            let at = window.base + Duration::from_secs_f64(n as f64 / rate);
                             if at >= window.end {
                                 break;
                             }
