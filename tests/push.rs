@@ -271,7 +271,8 @@ async fn slow_consumer_is_closed_without_delaying_others() {
     assert_eq!(
         servant.inner.registry.len(),
         1,
-        "only the good client is left"
+        "only the good client is left: {:?}",
+        servant.closes.lock().unwrap()
     );
     drop(stalled);
     server.shutdown().await;

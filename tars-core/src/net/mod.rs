@@ -11,4 +11,6 @@ mod writer;
 
 pub(crate) use outbound::{AppendError, Outbound};
 pub(crate) use socket::SharedTcp;
-pub(crate) use writer::{write_loop, write_loop_gathering, WriteError};
+#[cfg(test)]
+pub(crate) use writer::write_loop;
+pub(crate) use writer::{write_loop_gathering, QueueWriter, WriteError};

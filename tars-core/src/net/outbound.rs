@@ -4,8 +4,10 @@
 //! [`Outbound::push`]).
 
 use bytes::BytesMut;
+use futures_util::task::AtomicWaker;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
+use std::task::Waker;
 use tokio::net::TcpStream;
 use tokio::sync::Notify;
 
@@ -44,8 +46,9 @@ pub(crate) struct Outbound {
     unsent: AtomicUsize,
     /// Bytes written since the queue was made (activity for idle timeouts).
     written_total: AtomicU64,
-    /// Wakes the writer when the buffer goes from empty to non-empty, or on close.
-    ready: Notify,
+    /// The writer's task, woken when the buffer goes from empty to non-empty, on close, or
+    /// by [`wake`](Self::wake). One task registers (the connection's driver).
+    writer: AtomicWaker,
     /// Wakes producers waiting for `unsent` to drop, or for the close.
     room: Notify,
 }
@@ -67,7 +70,7 @@ impl Outbound {
             }),
             unsent: AtomicUsize::new(0),
             written_total: AtomicU64::new(0),
-            ready: Notify::new(),
+            writer: AtomicWaker::new(),
             room: Notify::new(),
         }
     }
@@ -123,7 +126,7 @@ impl Outbound {
         self.unsent.fetch_add(rest.len(), Ordering::AcqRel);
         drop(queue);
         if before == 0 {
-            self.ready.notify_one();
+            self.writer.wake();
         }
         Ok(())
     }
@@ -167,14 +170,15 @@ impl Outbound {
             self.room.notify_waiters();
         }
         if rest {
-            self.ready.notify_one();
+            self.writer.wake();
         }
     }
 
-    /// Wakes the writer (for bytes appended with [`append_deferred`](Self::append_deferred)
-    /// that will not be flushed).
+    /// Wakes the writer's task: for bytes appended with
+    /// [`append_deferred`](Self::append_deferred) that will not be flushed, or for its driver
+    /// to see that the connection was closed.
     pub(crate) fn wake(&self) {
-        self.ready.notify_one();
+        self.writer.wake();
     }
 
     /// Lets `write` append to the buffer under the lock (encoding straight into it, with no
@@ -199,7 +203,7 @@ impl Outbound {
         self.unsent.fetch_add(added, Ordering::AcqRel);
         drop(queue);
         if before == 0 {
-            self.ready.notify_one();
+            self.writer.wake();
         }
         Ok(())
     }
@@ -227,7 +231,7 @@ impl Outbound {
         self.unsent.fetch_add(added, Ordering::AcqRel);
         drop(queue);
         if was_empty {
-            self.ready.notify_one();
+            self.writer.wake();
         }
         Ok(())
     }
@@ -258,7 +262,7 @@ impl Outbound {
             (n, queue.socket.take())
         };
         self.unsent.fetch_sub(dropped, Ordering::AcqRel);
-        self.ready.notify_one();
+        self.writer.wake();
         self.room.notify_waiters();
     }
 
@@ -287,10 +291,17 @@ impl Outbound {
         }
     }
 
-    /// Resolves when something may be queued (or the queue closed) since the last
-    /// [`take`](Self::take) that found it empty.
-    pub(crate) async fn ready(&self) {
-        self.ready.notified().await
+    /// Makes `waker` the one woken by the next append to an empty queue, close or
+    /// [`wake`](Self::wake). Register before [`take`](Self::take): a frame appended between
+    /// the two then wakes it.
+    pub(crate) fn register(&self, waker: &Waker) {
+        self.writer.register(waker);
+    }
+
+    /// Forgets the registered waker: the driver is running and polls its writer next, so
+    /// wakes in between would only poll it once more for nothing.
+    pub(crate) fn unregister(&self) {
+        drop(self.writer.take());
     }
 
     /// Resolves once fewer than `limit` bytes are unsent, or the queue is closed.

@@ -5,9 +5,10 @@ use bytes::BytesMut;
 use std::fmt;
 use std::future::Future;
 use std::pin::Pin;
-use std::task::Poll;
+use std::task::{Context, Poll};
 use std::time::Duration;
-use tokio::io::{AsyncWrite, AsyncWriteExt};
+use tokio::io::AsyncWrite;
+use tokio::time::Sleep;
 
 /// Why [`write_loop`] stopped writing.
 #[derive(Debug)]
@@ -35,15 +36,16 @@ impl fmt::Display for WriteError {
 /// socket fails or a write makes no progress for `stall`.
 ///
 /// Run it beside the reader (both polled by the connection's task), never inside it: then a
-/// peer that does not read only ever blocks this future. Each wake-up takes the whole queue
-/// and writes it with as few `write` calls as the socket allows. The write side is not shut
-/// down here: the driver decides how the connection ends.
+/// peer that does not read only ever blocks this future. The write side is not shut down
+/// here: the driver decides how the connection ends.
+#[cfg(test)]
 pub(crate) async fn write_loop<W: AsyncWrite + Unpin>(
     writer: &mut W,
     out: &Outbound,
     stall: Duration,
 ) -> Result<(), WriteError> {
-    write_loop_with(writer, out, stall, false).await
+    let mut queue = QueueWriter::new(false);
+    std::future::poll_fn(|cx| queue.poll_write(cx, writer, out, stall)).await
 }
 
 /// [`write_loop`] that, when woken by a first frame, yields once before taking the queue:
@@ -54,68 +56,119 @@ pub(crate) async fn write_loop_gathering<W: AsyncWrite + Unpin>(
     out: &Outbound,
     stall: Duration,
 ) -> Result<(), WriteError> {
-    write_loop_with(writer, out, stall, true).await
+    let mut queue = QueueWriter::new(true);
+    std::future::poll_fn(|cx| queue.poll_write(cx, writer, out, stall)).await
 }
 
-async fn write_loop_with<W: AsyncWrite + Unpin>(
-    writer: &mut W,
-    out: &Outbound,
-    stall: Duration,
-    gather: bool,
-) -> Result<(), WriteError> {
-    let mut batch = BytesMut::new();
-    loop {
-        let Some(n) = out.take(&mut batch) else {
-            let _ = writer.flush().await;
-            return Ok(());
-        };
-        if n == 0 {
-            out.ready().await;
-            if gather {
-                tokio::task::yield_now().await;
-            }
-            continue;
-        }
-        let result = write_all(writer, &batch, stall).await;
-        out.written(n, &mut batch);
-        result?;
-    }
-}
-
-/// Writes `buf` whole; each `write` that waits gets `stall` to make progress.
+/// The writer half of a driver as a state machine its driver polls: it takes the whole
+/// queue at each wake-up and writes it with as few `write` calls as the socket allows.
 ///
-/// The stall timer is armed (on the heap) only while a write waits: most writes complete at
-/// once, and a timer kept in this future would be room in every connection's task.
-async fn write_all<W: AsyncWrite + Unpin>(
-    writer: &mut W,
-    buf: &[u8],
-    stall: Duration,
-) -> Result<(), WriteError> {
-    let mut pos = 0;
-    let mut timer: Option<Pin<Box<tokio::time::Sleep>>> = None;
-    std::future::poll_fn(|cx| {
-        while pos < buf.len() {
-            match Pin::new(&mut *writer).poll_write(cx, &buf[pos..]) {
-                Poll::Ready(Ok(0)) => {
-                    return Poll::Ready(Err(WriteError::Io(std::io::ErrorKind::WriteZero.into())));
-                }
-                Poll::Ready(Ok(n)) => {
-                    pos += n;
-                    timer = None;
-                }
-                Poll::Ready(Err(e)) => return Poll::Ready(Err(WriteError::Io(e))),
-                Poll::Pending => {
-                    let timer = timer.get_or_insert_with(|| Box::pin(tokio::time::sleep(stall)));
-                    return match timer.as_mut().poll(cx) {
-                        Poll::Ready(()) => Poll::Ready(Err(WriteError::Stalled(stall))),
-                        Poll::Pending => Poll::Pending,
-                    };
+/// It holds no future: the batch in hand, how much of it is written, and a stall timer that
+/// is armed (on the heap) only while a write waits, so an idle connection carries a few
+/// words for its writer.
+pub(crate) struct QueueWriter {
+    batch: BytesMut,
+    written: usize,
+    /// Something was written since the last flush (a TLS stream may hold it back).
+    unflushed: bool,
+    /// Yield once after a wake-up before taking the queue (see [`write_loop_gathering`]).
+    gather: bool,
+    /// The queue was found empty: the next poll that sees bytes gathers first.
+    waiting: bool,
+    timer: Option<Pin<Box<Sleep>>>,
+}
+
+impl QueueWriter {
+    /// A writer holding nothing; `gather`: see [`write_loop_gathering`].
+    pub(crate) fn new(gather: bool) -> Self {
+        QueueWriter {
+            batch: BytesMut::new(),
+            written: 0,
+            unflushed: false,
+            gather,
+            waiting: false,
+            timer: None,
+        }
+    }
+
+    /// Writes what `out` holds into `io`. `Ready(Ok)` once `out` is closed and drained;
+    /// `Pending` when the queue is empty (the task's waker is registered with `out`) or the
+    /// socket is full (registered with `io`). A write or flush that waits longer than
+    /// `stall` without progress is [`WriteError::Stalled`].
+    pub(crate) fn poll_write<W: AsyncWrite + Unpin>(
+        &mut self,
+        cx: &mut Context<'_>,
+        io: &mut W,
+        out: &Outbound,
+        stall: Duration,
+    ) -> Poll<Result<(), WriteError>> {
+        loop {
+            while self.written < self.batch.len() {
+                match Pin::new(&mut *io).poll_write(cx, &self.batch[self.written..]) {
+                    Poll::Ready(Ok(0)) => {
+                        return Poll::Ready(Err(WriteError::Io(
+                            std::io::ErrorKind::WriteZero.into(),
+                        )));
+                    }
+                    Poll::Ready(Ok(n)) => {
+                        self.written += n;
+                        self.timer = None;
+                    }
+                    Poll::Ready(Err(e)) => return Poll::Ready(Err(WriteError::Io(e))),
+                    Poll::Pending => return self.poll_stall(cx, stall),
                 }
             }
+            if !self.batch.is_empty() {
+                out.written(self.batch.len(), &mut self.batch);
+                self.written = 0;
+                self.unflushed = true;
+            }
+            if self.gather && self.waiting && out.unsent() > 0 {
+                // Woken by a first frame: let the other producers that are ready run first.
+                self.waiting = false;
+                cx.waker().wake_by_ref();
+                return Poll::Pending;
+            }
+            out.register(cx.waker());
+            match out.take(&mut self.batch) {
+                None => {
+                    // Closed and drained.
+                    let _ = Pin::new(&mut *io).poll_flush(cx);
+                    return Poll::Ready(Ok(()));
+                }
+                Some(0) => {
+                    self.waiting = true;
+                    if self.unflushed {
+                        match Pin::new(&mut *io).poll_flush(cx) {
+                            Poll::Ready(Ok(())) => {
+                                self.unflushed = false;
+                                self.timer = None;
+                            }
+                            Poll::Ready(Err(e)) => return Poll::Ready(Err(WriteError::Io(e))),
+                            Poll::Pending => return self.poll_stall(cx, stall),
+                        }
+                    }
+                    return Poll::Pending;
+                }
+                Some(_) => self.waiting = false,
+            }
         }
-        Poll::Ready(Ok(()))
-    })
-    .await
+    }
+
+    /// The socket is full: gives it `stall` (from the first wait) to make progress.
+    fn poll_stall(
+        &mut self,
+        cx: &mut Context<'_>,
+        stall: Duration,
+    ) -> Poll<Result<(), WriteError>> {
+        let timer = self
+            .timer
+            .get_or_insert_with(|| Box::pin(tokio::time::sleep(stall)));
+        match timer.as_mut().poll(cx) {
+            Poll::Ready(()) => Poll::Ready(Err(WriteError::Stalled(stall))),
+            Poll::Pending => Poll::Pending,
+        }
+    }
 }
 
 #[cfg(test)]

@@ -1,8 +1,13 @@
 //! The task that owns one accepted connection: a full-duplex driver whose reader and writer
-//! are two futures polled side by side, so reading never waits for writing. The reader splits
-//! frames and hands them to the adapter's protocol; the writer ([`net::write_loop`]) drains
-//! the connection's [`Outbound`](crate::net::Outbound) queue. The task also enforces the idle
-//! timeout, drains on shutdown, and (from a drop guard) reports the close exactly once.
+//! are polled side by side, so reading never waits for writing. The reader splits frames and
+//! hands them to the adapter's protocol; the writer ([`net::QueueWriter`]) drains the
+//! connection's [`Outbound`](crate::net::Outbound) queue. A drop guard reports the close
+//! exactly once. The idle timeout and the drain of a graceful shutdown are checked by the
+//! adapter's sweep (`sweep.rs`), which closes the connection and wakes its driver.
+//!
+//! The driver is a hand-written future that holds no inner futures: the socket's readiness
+//! and the queue each keep the task's waker themselves, so an idle connection's task is a
+//! few hundred bytes.
 //!
 //! Before the driver starts, the connection's setup ([`Setup`]) runs: the TLS handshake on
 //! `ssl` endpoints and the AK/SK exchange on `-e 1` endpoints (see `handshake.rs`). The
@@ -12,24 +17,24 @@
 use super::current::{CloseReason, Connection, Current};
 use super::gate::GatePermit;
 use super::handshake::{self, Setup};
-use crate::net::{self, WriteError};
+use super::sweep::Sweep;
+use crate::net::{self, QueueWriter, WriteError};
 use bytes::{Bytes, BytesMut};
-use std::future::Future;
 use std::panic::AssertUnwindSafe;
+use std::pin::Pin;
 use std::sync::Arc;
+use std::task::{ready, Context, Poll};
 use std::time::Duration;
-use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite};
+use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::net::TcpStream;
 use tokio::sync::OwnedSemaphorePermit;
-use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 use tracing::{debug, warn, Instrument};
 
 /// Room reserved for a read.
 const READ_CHUNK: usize = 8 * 1024;
-/// While draining for a shutdown, a connection whose requests are answered and flushed
-/// closes once nothing has arrived for this long (or at once when the peer closes).
-const DRAIN_QUIET: Duration = Duration::from_millis(100);
+/// Rounds of write-then-read one poll runs before it yields to the other tasks.
+const ROUNDS_PER_POLL: usize = 16;
 
 /// What an adapter does with the frames of a connection.
 pub(crate) trait ConnectionProtocol: Send + Sync + 'static {
@@ -56,12 +61,14 @@ pub(crate) trait ConnectionProtocol: Send + Sync + 'static {
     fn on_close(&self, current: &Current);
 }
 
-/// How a connection is run: its timeouts and the server's signals.
+/// How an adapter's connections are run: timeouts, the server's signals and the sweep that
+/// watches them.
 pub(crate) struct Driving {
     pub(crate) shutdown: CancellationToken,
     pub(crate) force_close: CancellationToken,
     pub(crate) idle_timeout: Option<Duration>,
     pub(crate) write_stall_timeout: Duration,
+    pub(crate) sweep: Sweep,
 }
 
 /// The connection's places in the server's and the adapter's connection limits, released
@@ -87,15 +94,23 @@ pub(crate) async fn run_connection<P: ConnectionProtocol>(
 ) {
     let span = tracing::debug_span!("conn", uid = conn.uid, peer = %conn.peer);
     let mut cleanup = Cleanup {
+        key: driving.sweep.add(&conn),
         conn,
         protocol,
+        driving,
         reason: None,
         _slots: slots,
     };
     debug!(parent: &span, "accepted");
-    let reason = drive(stream, &cleanup.conn, &*cleanup.protocol, &driving, &setup)
-        .instrument(span)
-        .await;
+    let reason = drive(
+        stream,
+        &cleanup.conn,
+        &*cleanup.protocol,
+        &cleanup.driving,
+        &setup,
+    )
+    .instrument(span)
+    .await;
     cleanup.reason = Some(reason);
 }
 
@@ -105,21 +120,25 @@ pub(crate) async fn run_connection<P: ConnectionProtocol>(
 struct Cleanup<P: ConnectionProtocol> {
     conn: Arc<Connection>,
     protocol: Arc<P>,
+    driving: Arc<Driving>,
+    /// The connection's key in the adapter's sweep.
+    key: usize,
     reason: Option<CloseReason>,
     _slots: Slots,
 }
 
 impl<P: ConnectionProtocol> Drop for Cleanup<P> {
     fn drop(&mut self) {
+        self.driving.sweep.remove(self.key);
         let reason = self.reason.take().unwrap_or_else(|| {
             CloseReason::Error("the connection task ended before the connection closed".into())
         });
-        debug!(uid = self.conn.uid, %reason, "closed");
         self.conn.finish(reason);
         let current = Current {
             conn: self.conn.clone(),
             request: None,
         };
+        debug!(uid = self.conn.uid, reason = ?current.close_reason(), "closed");
         let protocol = &self.protocol;
         if std::panic::catch_unwind(AssertUnwindSafe(|| protocol.on_close(&current))).is_err() {
             self.conn.panicked("do_close");
@@ -140,15 +159,19 @@ async fn drive<P: ConnectionProtocol>(
         // Boxed: a TLS stream is large, and plain connections should not carry its room.
         return Box::pin(drive_tls(tls, stream, conn, protocol, driving, setup)).await;
     }
-    let initial = match handshake::authenticate(&mut stream, conn, setup).await {
-        Ok(initial) => initial,
-        Err(reason) => return reason,
-    };
+    let mut initial = BytesMut::new();
+    if setup.auth.is_some() {
+        // Boxed: the exchange is short-lived, and its state would be room in every task.
+        match Box::pin(handshake::authenticate(&mut stream, conn, setup)).await {
+            Ok(bytes) => initial = bytes,
+            Err(reason) => return reason,
+        }
+    }
     // Shared with the outbound queue, so pushes to an idle connection are written at once.
     let stream = Arc::new(stream);
     conn.outbound.attach(stream.clone());
     let writer = net::SharedTcp(stream.clone());
-    drive_loop(TcpRead(&stream), writer, initial, conn, protocol, driving).await
+    Driver::new(TcpRead(stream), writer, initial, conn, protocol, driving).await
 }
 
 async fn drive_tls<P: ConnectionProtocol>(
@@ -184,7 +207,7 @@ where
     P: ConnectionProtocol,
 {
     let (reader, writer) = tokio::io::split(stream);
-    drive_loop(AnyRead(reader), writer, initial, conn, protocol, driving).await
+    Driver::new(AnyRead(reader), writer, initial, conn, protocol, driving).await
 }
 
 /// Splits and handles every whole frame in `buf`. `Some` when the connection must close.
@@ -211,183 +234,273 @@ fn handle_frames<P: ConnectionProtocol>(
     None
 }
 
-async fn drive_loop<R, W, P>(
-    mut reader: R,
-    mut writer: W,
-    mut read_buf: BytesMut,
-    conn: &Arc<Connection>,
-    protocol: &P,
-    driving: &Driving,
-) -> CloseReason
+/// The connection's driver: polls the writer, then the reader, until neither can go on.
+struct Driver<'a, R, W, P> {
+    reader: R,
+    writer: W,
+    queue: QueueWriter,
+    read_buf: BytesMut,
+    /// Replies made on this task during one read batch, handed to the queue in one append.
+    replies: BytesMut,
+    /// `read_buf` holds bytes read during setup, not yet handled.
+    setup_bytes: bool,
+    conn: &'a Arc<Connection>,
+    protocol: &'a P,
+    driving: &'a Driving,
+}
+
+impl<'a, R, W, P> Driver<'a, R, W, P>
 where
-    R: ReadMore,
+    R: ReadMore + Unpin,
     W: AsyncWrite + Unpin,
     P: ConnectionProtocol,
 {
-    // The writer: a long-lived future beside the reader, never awaited inside it.
-    let write = net::write_loop(&mut writer, &conn.outbound, driving.write_stall_timeout);
-    tokio::pin!(write);
-    // Replies made on this task during one read batch, handed to the queue in one append.
-    let mut replies = BytesMut::new();
-    if !read_buf.is_empty() {
-        let received = std::time::Instant::now();
-        if let Some(reason) = handle_frames(conn, protocol, &mut read_buf, &mut replies, received) {
-            return reason;
+    fn new(
+        reader: R,
+        writer: W,
+        read_buf: BytesMut,
+        conn: &'a Arc<Connection>,
+        protocol: &'a P,
+        driving: &'a Driving,
+    ) -> Self {
+        Driver {
+            reader,
+            writer,
+            queue: QueueWriter::new(false),
+            setup_bytes: !read_buf.is_empty(),
+            read_buf,
+            replies: BytesMut::new(),
+            conn,
+            protocol,
+            driving,
         }
     }
-    let idle = driving.idle_timeout;
-    // One timer for the idle timeout (and the drain checks), re-armed only when it fires:
-    // activity just records the time, so the hot path never touches the timer wheel.
-    let mut last_read = Instant::now();
-    let mut last_activity = last_read;
-    let mut written_seen = 0u64;
-    let first = idle.unwrap_or(Duration::from_secs(365 * 24 * 3600));
-    let timer = tokio::time::sleep(first);
-    tokio::pin!(timer);
-    let mut draining = false;
-    // Waiting on a token registers a waiter; do it once, not once per loop. The connection's
-    // token is a child of the server's force-close token: one wait for both.
-    let closed_wait = conn.closed_token().cancelled();
-    tokio::pin!(closed_wait);
-    let shutdown_wait = driving.shutdown.cancelled();
-    tokio::pin!(shutdown_wait);
 
-    loop {
-        // Unbiased: a flood of pushes to write must not starve reading, nor the reverse.
-        tokio::select! {
-            _ = &mut closed_wait => {
-                return if driving.force_close.is_cancelled() {
+    /// Handles the frames read so far. `Some` when the connection must close.
+    fn handle(&mut self) -> Option<CloseReason> {
+        let received = std::time::Instant::now();
+        self.conn.read_at(self.driving.sweep.now_ms());
+        handle_frames(
+            self.conn,
+            self.protocol,
+            &mut self.read_buf,
+            &mut self.replies,
+            received,
+        )
+    }
+}
+
+impl<R, W, P> std::future::Future for Driver<'_, R, W, P>
+where
+    R: ReadMore + Unpin,
+    W: AsyncWrite + Unpin,
+    P: ConnectionProtocol,
+{
+    type Output = CloseReason;
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<CloseReason> {
+        let this = self.get_mut();
+        if std::mem::take(&mut this.setup_bytes) {
+            if let Some(reason) = this.handle() {
+                return Poll::Ready(reason);
+            }
+        }
+        for _ in 0..ROUNDS_PER_POLL {
+            // Whoever closes the connection wakes this task through its queue, whatever the
+            // writer waits for: register first, then look.
+            this.conn.outbound.register(cx.waker());
+            // Closed by a handler, the registry, a limit or the sweep (idle, drained, forced).
+            if this.conn.closed_token().is_cancelled() {
+                return Poll::Ready(if this.driving.force_close.is_cancelled() {
                     CloseReason::Shutdown
                 } else {
                     CloseReason::Closed
-                };
+                });
             }
-            _ = &mut shutdown_wait, if !draining => {
-                draining = true;
-                protocol.on_shutdown(conn);
-                timer.as_mut().reset(Instant::now() + DRAIN_QUIET);
+            let stall = this.driving.write_stall_timeout;
+            if let Poll::Ready(written) =
+                this.queue
+                    .poll_write(cx, &mut this.writer, &this.conn.outbound, stall)
+            {
+                return Poll::Ready(writer_ended(this.conn, written));
             }
-            written = &mut write => {
-                // The queue is only closed by `finish`, after this task is done: any end of
-                // the writer is a failure.
-                return match written {
-                    Ok(()) => CloseReason::Closed,
-                    Err(WriteError::Stalled(stall)) => {
-                        warn!(uid = conn.uid, peer = %conn.peer, stall_ms = stall.as_millis() as u64,
-                            unsent = conn.outbound.unsent(), "write stalled, closing the connection");
-                        CloseReason::WriteStalled
+            match this.reader.poll_read_more(cx, &mut this.read_buf) {
+                Poll::Pending => return Poll::Pending,
+                Poll::Ready(Ok(0)) => return Poll::Ready(CloseReason::PeerClosed),
+                Poll::Ready(Err(e)) => return Poll::Ready(CloseReason::Error(e.to_string())),
+                Poll::Ready(Ok(_)) => {
+                    // The next round polls the writer anyway: replies need not wake this task.
+                    this.conn.outbound.unregister();
+                    if let Some(reason) = this.handle() {
+                        return Poll::Ready(reason);
                     }
-                    Err(e @ WriteError::Io(_)) => CloseReason::Error(e.to_string()),
-                };
-            }
-            read = reader.read_more(&mut read_buf) => {
-                match read {
-                    Ok(0) => return CloseReason::PeerClosed,
-                    Ok(_) => {}
-                    Err(e) => return CloseReason::Error(e.to_string()),
                 }
-                last_read = Instant::now();
-                let received = std::time::Instant::now();
-                if let Some(reason) =
-                    handle_frames(conn, protocol, &mut read_buf, &mut replies, received)
-                {
-                    return reason;
-                }
-            }
-            _ = &mut timer => {
-                let now = Instant::now();
-                let written = conn.outbound.written_total();
-                if written != written_seen {
-                    // The peer read something since the last check.
-                    written_seen = written;
-                    last_activity = now;
-                }
-                last_activity = last_activity.max(last_read);
-                if draining
-                    && conn.in_flight() == 0
-                    && conn.outbound.unsent() == 0
-                    && now >= last_read + DRAIN_QUIET
-                {
-                    // Answered, flushed, and nothing more arrives.
-                    return CloseReason::Shutdown;
-                }
-                let next = match idle {
-                    Some(idle) => {
-                        let due = last_activity + idle;
-                        if now >= due {
-                            return CloseReason::IdleTimeout;
-                        }
-                        if draining { due.min(now + DRAIN_QUIET) } else { due }
-                    }
-                    None if draining => now + DRAIN_QUIET,
-                    None => now + first,
-                };
-                timer.as_mut().reset(next);
             }
         }
+        // Busy: let the runtime's other tasks run, then go on.
+        cx.waker().wake_by_ref();
+        Poll::Pending
+    }
+}
+
+/// Why the connection ends when its writer stopped. The queue is only closed by `finish`,
+/// after the task is done: any end of the writer is a failure.
+fn writer_ended(conn: &Connection, written: Result<(), WriteError>) -> CloseReason {
+    match written {
+        Ok(()) => CloseReason::Closed,
+        Err(WriteError::Stalled(stall)) => {
+            warn!(uid = conn.uid, peer = %conn.peer, stall_ms = stall.as_millis() as u64,
+                unsent = conn.outbound.unsent(), "write stalled, closing the connection");
+            CloseReason::WriteStalled
+        }
+        Err(e @ WriteError::Io(_)) => CloseReason::Error(e.to_string()),
     }
 }
 
 /// The read half of a connection: appends what arrives to `buf` (`Ok(0)`: the peer closed).
 pub(crate) trait ReadMore {
-    fn read_more(&mut self, buf: &mut BytesMut) -> impl Future<Output = std::io::Result<usize>>;
+    fn poll_read_more(
+        &mut self,
+        cx: &mut Context<'_>,
+        buf: &mut BytesMut,
+    ) -> Poll<std::io::Result<usize>>;
 }
 
 /// Any stream's read half: reads into a buffer kept at least half a chunk free.
 pub(crate) struct AnyRead<R>(pub(crate) R);
 
 impl<R: AsyncRead + Unpin> ReadMore for AnyRead<R> {
-    async fn read_more(&mut self, buf: &mut BytesMut) -> std::io::Result<usize> {
+    fn poll_read_more(
+        &mut self,
+        cx: &mut Context<'_>,
+        buf: &mut BytesMut,
+    ) -> Poll<std::io::Result<usize>> {
         if buf.capacity() - buf.len() < READ_CHUNK / 2 {
             buf.reserve(READ_CHUNK);
         }
-        self.0.read_buf(buf).await
+        tokio_util::io::poll_read_buf(Pin::new(&mut self.0), cx, buf)
     }
 }
 
 /// A TCP socket, read without waiting while bytes keep coming, holding no buffer while the
 /// connection is idle.
-struct TcpRead<'a>(&'a TcpStream);
+struct TcpRead(Arc<TcpStream>);
 
-impl ReadMore for TcpRead<'_> {
-    fn read_more(&mut self, buf: &mut BytesMut) -> impl Future<Output = std::io::Result<usize>> {
-        read_tcp(self.0, buf)
+impl ReadMore for TcpRead {
+    fn poll_read_more(
+        &mut self,
+        cx: &mut Context<'_>,
+        buf: &mut BytesMut,
+    ) -> Poll<std::io::Result<usize>> {
+        use std::io::ErrorKind::WouldBlock;
+        let socket = &*self.0;
+        loop {
+            if buf.capacity() > buf.len() {
+                // Under load the next bytes are usually there already: no readiness poll.
+                match socket.try_read_buf(buf) {
+                    Ok(n) => return Poll::Ready(Ok(n)),
+                    Err(e) if e.kind() == WouldBlock => {}
+                    Err(e) => return Poll::Ready(Err(e)),
+                }
+                // Nothing to read: an idle connection holds no read buffer while it waits.
+                if buf.is_empty() {
+                    *buf = BytesMut::new();
+                }
+            }
+            ready!(socket.poll_read_ready(cx))?;
+            if buf.capacity() == 0 {
+                // Readiness can be reported with nothing to read (a fresh connection is):
+                // probe on the stack before taking a heap buffer.
+                let mut probe = [0u8; 1024];
+                match socket.try_read(&mut probe) {
+                    Ok(0) => return Poll::Ready(Ok(0)),
+                    Ok(n) => {
+                        buf.reserve(READ_CHUNK);
+                        buf.extend_from_slice(&probe[..n]);
+                        return Poll::Ready(Ok(n));
+                    }
+                    Err(e) if e.kind() == WouldBlock => continue,
+                    Err(e) => return Poll::Ready(Err(e)),
+                }
+            }
+            if buf.capacity() - buf.len() < READ_CHUNK / 2 {
+                buf.reserve(READ_CHUNK);
+            }
+        }
     }
 }
 
-async fn read_tcp(reader: &TcpStream, buf: &mut BytesMut) -> std::io::Result<usize> {
-    use std::io::ErrorKind::WouldBlock;
-    loop {
-        if buf.capacity() > buf.len() {
-            // Under load the next bytes are usually there already: no wait, no readiness poll.
-            match reader.try_read_buf(buf) {
-                Ok(n) => return Ok(n),
-                Err(e) if e.kind() == WouldBlock => {}
-                Err(e) => return Err(e),
-            }
-            // Nothing to read: an idle connection holds no read buffer while it waits.
-            if buf.is_empty() {
-                *buf = BytesMut::new();
-            }
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::server::current::ConnLimits;
+    use crate::server::gate::Gate;
+    use crate::server::limit::ServerState;
+    use crate::server::ServerConfig;
+
+    /// A protocol that ignores every byte.
+    struct Ignore;
+
+    impl ConnectionProtocol for Ignore {
+        fn split(&self, _: &Connection, buf: &mut BytesMut) -> Result<Option<Bytes>, String> {
+            buf.clear();
+            Ok(None)
         }
-        reader.readable().await?;
-        if buf.capacity() == 0 {
-            // Readiness can be reported with nothing to read (a fresh connection is): probe
-            // on the stack before taking a heap buffer.
-            let mut probe = [0u8; 1024];
-            match reader.try_read(&mut probe) {
-                Ok(0) => return Ok(0),
-                Ok(n) => {
-                    buf.reserve(READ_CHUNK);
-                    buf.extend_from_slice(&probe[..n]);
-                    return Ok(n);
-                }
-                Err(e) if e.kind() == WouldBlock => continue,
-                Err(e) => return Err(e),
-            }
+        fn on_packet(
+            &self,
+            _: &Arc<Connection>,
+            _: Bytes,
+            _: std::time::Instant,
+            _: &mut BytesMut,
+        ) {
         }
-        if buf.capacity() - buf.len() < READ_CHUNK / 2 {
-            buf.reserve(READ_CHUNK);
-        }
+        fn on_shutdown(&self, _: &Arc<Connection>) {}
+        fn on_close(&self, _: &Current) {}
+    }
+
+    /// The task of an idle connection is most of its memory: keep it within its budget (the
+    /// round-2 target is 2 KiB for a whole registered push connection).
+    #[tokio::test]
+    async fn a_connection_task_stays_small() {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let _client = TcpStream::connect(listener.local_addr().unwrap())
+            .await
+            .unwrap();
+        let (stream, peer) = listener.accept().await.unwrap();
+        let config = ServerConfig::default();
+        let conn = Arc::new(Connection::new(
+            1,
+            peer,
+            peer,
+            "App.Server.Obj".into(),
+            ConnLimits::from_config(&config),
+            ServerState::new(1, 1),
+            CancellationToken::new(),
+        ));
+        let driving = Arc::new(Driving {
+            shutdown: CancellationToken::new(),
+            force_close: CancellationToken::new(),
+            idle_timeout: None,
+            write_stall_timeout: config.write_stall_timeout,
+            sweep: Sweep::new(),
+        });
+        let gate = Gate::new(Default::default());
+        let slots = Slots {
+            _server: Arc::new(tokio::sync::Semaphore::new(1))
+                .try_acquire_owned()
+                .unwrap(),
+            _adapter: gate.admit(peer.ip()).unwrap(),
+        };
+        let task = run_connection(
+            stream,
+            conn,
+            Arc::new(Ignore),
+            driving,
+            Arc::new(Setup::default()),
+            slots,
+        );
+        let size = std::mem::size_of_val(&task);
+        println!("connection task: {size} bytes");
+        assert!(size <= 768, "the connection task grew to {size} bytes");
     }
 }

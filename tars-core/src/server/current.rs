@@ -11,7 +11,7 @@ use std::collections::BTreeMap;
 use std::fmt;
 use std::net::SocketAddr;
 use std::panic::AssertUnwindSafe;
-use std::sync::atomic::Ordering;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, OnceLock};
 use tokio_util::sync::CancellationToken;
 use tracing::{error, warn};
@@ -103,6 +103,8 @@ pub(crate) struct Connection {
     close_reason: OnceLock<CloseReason>,
     close_hooks: Mutex<Vec<CloseHook>>,
     in_flight: Arc<InFlight>,
+    /// When bytes last arrived, in the adapter's sweep clock (see `sweep.rs`).
+    last_read_ms: AtomicU64,
 }
 
 impl Connection {
@@ -129,7 +131,18 @@ impl Connection {
             closed,
             close_reason: OnceLock::new(),
             close_hooks: Mutex::new(Vec::new()),
+            last_read_ms: AtomicU64::new(0),
         }
+    }
+
+    /// Records that bytes arrived at `ms` (the adapter's sweep clock).
+    pub(crate) fn read_at(&self, ms: u64) {
+        self.last_read_ms.store(ms, Ordering::Relaxed);
+    }
+
+    /// When bytes last arrived (the adapter's sweep clock).
+    pub(crate) fn last_read_ms(&self) -> u64 {
+        self.last_read_ms.load(Ordering::Relaxed)
     }
 
     /// Lets a request of `bytes` in, or says why not (it is then answered -9 at once instead
@@ -174,6 +187,8 @@ impl Connection {
     pub(crate) fn close_with(&self, reason: CloseReason) -> bool {
         let first = self.close_reason.set(reason).is_ok();
         self.closed.cancel();
+        // The driver waits on its outbound queue: wake it to see the close.
+        self.outbound.wake();
         first
     }
 

@@ -24,6 +24,7 @@ mod raw;
 mod registry;
 mod servant;
 mod stat;
+mod sweep;
 
 pub use current::{push_frame, CloseReason, Current};
 pub use gate::{AdapterOptions, AdapterState};
@@ -364,7 +365,9 @@ async fn accept_loop<P: ConnectionProtocol>(
         force_close: shared.force_close.clone(),
         idle_timeout: idle,
         write_stall_timeout: shared.config.write_stall_timeout,
+        sweep: sweep::Sweep::new(),
     });
+    sweep::spawn(&driving, protocol.clone());
     loop {
         let accepted = tokio::select! {
             _ = shared.shutdown.cancelled() => return,
@@ -548,6 +551,7 @@ where
         force_close: CancellationToken::new(),
         idle_timeout: None,
         write_stall_timeout: config.write_stall_timeout,
+        sweep: sweep::Sweep::new(),
     };
     let reason =
         connection::serve_stream(stream, Default::default(), &conn, &adapter, &driving).await;
