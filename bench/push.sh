@@ -10,7 +10,9 @@
 #            second (TarsCpp: its PushCallbackServer, also once a second), driven by the NEW
 #            bench's `push --demo` (the same client for every server)
 #   push10k  10,000 clients x 10 pushes/s: the variant's bench_server --push-rate 10, driven by
-#            the NEW bench's `push --target` (timed pushes: delivery latency percentiles)
+#            the NEW bench's `push --target` (timed pushes: delivery latency percentiles); the
+#            server's own totals on exit are the push10k-server row (paced broadcast pushes/s
+#            at 10,000 connections, server in its own process)
 #   burst    broadcast pushes/s, in-process: the variant's own `bench push --burst` at 1,000
 #            and 5,000 clients (paced and back to back)
 #   conns    server RSS per idle connection and per registered push connection, 5,000
@@ -78,12 +80,14 @@ for r in $(seq "$REPEATS"); do
     stop $pid
     [ "$v" = tarscpp ] && continue
     # push10k
+    # (the server's own line, on its exit: pushes/s paced inside `broadcast` at 10,000)
     "$B/bench_server" --endpoint "tcp -h 127.0.0.1 -p 28999 -t 600000" \
-      --push-endpoint "tcp -h 127.0.0.1 -p 29000 -t 600000" --push-rate 10 >/dev/null 2>&1 & pid=$!
+      --push-endpoint "tcp -h 127.0.0.1 -p 29000 -t 600000" --push-rate 10 >/tmp/push-bench-server.out 2>&1 & pid=$!
     wait_port 29000
     timeout 180 "$CLIENT" push --clients 10000 --rate 10 --seconds "$SECS" --json \
       --target "TestApp.HelloServer.PushObj@tcp -h 127.0.0.1 -p 29000" 2>>"$OUT.err" | tag "$v" push10k "$r" || true
     stop $pid
+    grep '^{' /tmp/push-bench-server.out | tag "$v" push10k-server "$r" || true
     # burst
     for k in 1000 5000; do
       timeout 180 "$B/bench" push --burst --clients $k --rate 10 --seconds "$SECS" --json 2>>"$OUT.err" | tag "$v" "burst$k" "$r" || true

@@ -8,7 +8,8 @@
 //!     --push-endpoint "tcp -h 127.0.0.1 -p 9000 -t 60000" --push-rate 10
 //! ```
 //! Prints `listening tcp -h HOST -p PORT` (the Hello endpoint), then
-//! `push tcp -h HOST -p PORT`; serves until SIGINT/SIGTERM. It raises its own open-file limit
+//! `push tcp -h HOST -p PORT`; serves until SIGINT/SIGTERM, then (with `--push-rate`) prints
+//! one JSON line of its broadcast totals (`"mode":"push-server"`). It raises its own open-file limit
 //! as far as it may, so it can hold many connections (`bench conns`).
 
 use std::io::Write;
@@ -60,9 +61,22 @@ async fn main() {
     pushing.abort();
     let t = stats.snapshot();
     if t.rounds > 0 {
-        eprintln!(
-            "bench_server: {} broadcasts, {} pushes queued, {} failed",
-            t.rounds, t.queued, t.failed
+        // One JSON line on stdout: what the broadcasts cost on the server (`bench/push.sh`
+        // records it beside the clients' figures). "Paced" pushes/s: pushes queued per
+        // second spent inside `broadcast`.
+        let took = t.broadcast_time.as_secs_f64();
+        let paced = if took > 0.0 {
+            t.queued as f64 / took
+        } else {
+            0.0
+        };
+        println!(
+            "{{\"mode\":\"push-server\",\"broadcasts\":{},\"queued\":{},\"failed\":{},\"broadcast_s\":{:.6},\"broadcast_pushes_per_s\":{}}}",
+            t.rounds,
+            t.queued,
+            t.failed,
+            took,
+            paced.round()
         );
     }
     server.shutdown().await;

@@ -298,12 +298,6 @@ impl Outbound {
         self.writer.register(waker);
     }
 
-    /// Forgets the registered waker: the driver is running and polls its writer next, so
-    /// wakes in between would only poll it once more for nothing.
-    pub(crate) fn unregister(&self) {
-        drop(self.writer.take());
-    }
-
     /// Resolves once fewer than `limit` bytes are unsent, or the queue is closed.
     pub(crate) async fn room_below(&self, limit: usize) {
         loop {
