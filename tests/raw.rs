@@ -127,6 +127,40 @@ async fn bad_lengths_close_only_that_connection() {
     server.shutdown().await;
 }
 
+/// The idle timeout counts from the last traffic: a peer that keeps talking outlives it many
+/// times over, and is closed once it goes quiet.
+#[tokio::test]
+async fn a_talking_connection_outlives_the_idle_timeout() {
+    let servant = Recording::default();
+    let (server, addr) = start(servant.clone(), "tcp -h 127.0.0.1 -p 0 -t 200").await;
+    let mut s = TcpStream::connect(&addr).await.unwrap();
+    let began = std::time::Instant::now();
+    for i in 0..12 {
+        s.write_all(&encode(i, b"tick")).await.unwrap();
+        assert_eq!(
+            within("echo", read_frame(&mut s)).await,
+            (i, Bytes::from_static(b"tick"))
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    assert!(began.elapsed() >= std::time::Duration::from_millis(600));
+    assert!(
+        servant.closes.lock().unwrap().is_empty(),
+        "closed while talking"
+    );
+    let mut buf = [0u8; 8];
+    assert_eq!(within("idle close", s.read(&mut buf)).await.unwrap(), 0);
+    eventually("do_close saw the idle timeout", || {
+        servant
+            .closes
+            .lock()
+            .unwrap()
+            .contains(&Some(CloseReason::IdleTimeout))
+    })
+    .await;
+    server.shutdown().await;
+}
+
 #[tokio::test]
 async fn idle_timeout_calls_do_close() {
     let servant = Recording::default();

@@ -11,7 +11,7 @@ use std::collections::BTreeMap;
 use std::fmt;
 use std::net::SocketAddr;
 use std::panic::AssertUnwindSafe;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, OnceLock};
 use tokio_util::sync::CancellationToken;
 use tracing::{error, warn};
@@ -105,6 +105,10 @@ pub(crate) struct Connection {
     in_flight: Arc<InFlight>,
     /// When bytes last arrived, in the adapter's sweep clock (see `sweep.rs`).
     last_read_ms: AtomicU64,
+    /// Set by [`close_with`](Self::close_with) (a force close sets it through the sweep):
+    /// what the push path checks, beside the queue it touches anyway, instead of following
+    /// the token to its own allocation once per connection of a broadcast.
+    closing: AtomicBool,
 }
 
 impl Connection {
@@ -132,6 +136,7 @@ impl Connection {
             close_reason: OnceLock::new(),
             close_hooks: Mutex::new(Vec::new()),
             last_read_ms: AtomicU64::new(0),
+            closing: AtomicBool::new(false),
         }
     }
 
@@ -186,6 +191,7 @@ impl Connection {
     /// Returns whether this call set the reason.
     pub(crate) fn close_with(&self, reason: CloseReason) -> bool {
         let first = self.close_reason.set(reason).is_ok();
+        self.closing.store(true, Ordering::Release);
         self.closed.cancel();
         // The driver waits on its outbound queue: wake it to see the close.
         self.outbound.wake();
@@ -238,7 +244,7 @@ impl Connection {
 
     /// Appends `frame` to the outbound queue.
     fn enqueue(&self, frame: &[u8]) -> TarsResult<()> {
-        if self.closed.is_cancelled() {
+        if self.closing.load(Ordering::Acquire) {
             return Err(self.closed_error());
         }
         self.outbound.append(frame).map_err(|_| self.closed_error())
@@ -277,7 +283,7 @@ impl Connection {
                 limit: self.limits.max_frame_len,
             });
         }
-        if self.closed.is_cancelled() {
+        if self.closing.load(Ordering::Acquire) {
             return Err(self.closed_error());
         }
         if self.outbound.unsent() + frame.len() > self.limits.unsent_push {

@@ -19,21 +19,25 @@ const YIELD_EVERY: usize = 16;
 
 /// Queues `frame` on every connection of `conns` and has the idle ones flushed. Never waits
 /// for a peer.
-pub(crate) fn send_to_all(conns: &[Arc<Connection>], frame: &[u8]) -> BroadcastReport {
+pub(crate) fn send_to_all(conns: Vec<Arc<Connection>>, frame: &[u8]) -> BroadcastReport {
     let mut report = BroadcastReport::default();
-    let mut to_flush = Vec::new();
-    for conn in conns {
-        match conn.queue_unsolicited(frame) {
+    // The connections whose queue was empty move to the front, in place (no second `Arc`).
+    let mut idle = 0;
+    let mut conns = conns;
+    for i in 0..conns.len() {
+        match conns[i].queue_unsolicited(frame) {
             Ok(was_empty) => {
                 report.sent += 1;
                 if was_empty {
-                    to_flush.push(conn.clone());
+                    conns.swap(idle, i);
+                    idle += 1;
                 }
             }
             Err(_) => report.failed += 1,
         }
     }
-    flush_all(to_flush);
+    conns.truncate(idle);
+    flush_all(conns);
     report
 }
 

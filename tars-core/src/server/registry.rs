@@ -104,6 +104,6 @@ impl CurrentRegistry {
     /// while sending.
     pub fn broadcast(&self, frame: &Bytes) -> BroadcastReport {
         let conns: Vec<_> = self.lock().values().map(|c| c.conn.clone()).collect();
-        fanout::send_to_all(&conns, frame)
+        fanout::send_to_all(conns, frame)
     }
 }

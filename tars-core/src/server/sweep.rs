@@ -76,11 +76,12 @@ impl Sweep {
         self.lock().try_remove(key);
     }
 
-    /// Wakes every connection's driver (after a force close cancelled their tokens).
-    fn wake_all(&self) {
+    /// Closes every connection now (a force close cancelled their tokens already): records
+    /// the reason and wakes each driver.
+    fn close_all(&self) {
         for (_, entry) in self.lock().iter() {
             if let Some(conn) = entry.conn.upgrade() {
-                conn.outbound.wake();
+                conn.close_with(CloseReason::Shutdown);
             }
         }
     }
@@ -168,7 +169,7 @@ pub(crate) fn spawn<P: ConnectionProtocol>(driving: &Arc<Driving>, protocol: Arc
                 _ = force_close.cancelled(), if !forced => {
                     forced = true;
                     let Some(driving) = weak.upgrade() else { return };
-                    driving.sweep.wake_all();
+                    driving.sweep.close_all();
                     continue;
                 }
             }
