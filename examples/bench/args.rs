@@ -11,6 +11,7 @@ use tars_rs::demo::quickstart::HELLO_OBJ;
 pub const USAGE: &str = "usage:
   bench rpc [OBJ@ENDPOINTS | OBJ --locator LOCATOR] [--empty-layers N] [--payload B] [--connections C] [--in-flight N] [--seconds S] [--rate R] [--raw] [--vs-baseline]
   bench baseline [--target HOST:PORT] [--payload B] [--connections C] [--in-flight N] [--seconds S] [--rate R]
+  bench echo [--listen HOST:PORT]   (the baseline's bare echo in its own process, for `baseline --target`)
   bench push [--clients K] [--rate R] [--seconds S] [--target OBJ@EP] [--burst]
   bench push --demo [--clients K] [--rate R] [--seconds S] [--target OBJ@EP] [--gap-ms MS]
   bench conns --count N --pid PID [--target HOST:PORT] [--obj OBJ] [--func F]
@@ -26,6 +27,7 @@ const VALUE_FLAGS: &[&str] = &[
     "rate",
     "clients",
     "target",
+    "listen",
     "count",
     "pid",
     "warmup",

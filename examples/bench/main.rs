@@ -7,6 +7,7 @@
 //! bench rpc "TestApp.HelloServer.HelloObj@tcp -h 127.0.0.1 -p 8999" --payload 100 \
 //!     --connections 2 --in-flight 100 --seconds 10 [--rate R] [--raw] [--vs-baseline]
 //! bench baseline --payload 100 --connections 2 --in-flight 100 --seconds 10
+//! bench echo --listen 127.0.0.1:29999   # the bare echo in its own process (for `baseline --target`)
 //! bench push --clients 1000 --rate 10 --seconds 10 [--target OBJ@EP] [--burst]
 //! bench push --demo --clients 1000 --rate 1 --target "TestApp.PushCallbackServer.PushObj@tcp -h 127.0.0.1 -p 9316"
 //! bench conns --count 5000 --pid PID [--target 127.0.0.1:8999]
@@ -51,6 +52,7 @@ fn main() {
     match mode.as_str() {
         "rpc" => rpc::main(&rt),
         "baseline" => baseline::main(&rt),
+        "echo" => baseline::serve_echo(&rt),
         "push" => push::main(&rt),
         "conns" => conns::main(&rt),
         "codec" => codec::main(),

@@ -37,9 +37,14 @@ pub fn value(data: &[u8]) {
     }
 }
 
-/// `RequestPacket` and `ResponsePacket`: decoded packets survive a round trip.
+/// `RequestPacket` and `ResponsePacket`: decoded packets survive a round trip, and the
+/// client's fast response decoder gives what the derived one gives (errors included).
 pub fn packets(data: &[u8]) {
     let bytes = Bytes::copy_from_slice(data);
+    assert_eq!(
+        tars_core::protocol::decode_response(bytes.clone()),
+        ResponsePacket::from_tars_bytes(bytes.clone())
+    );
     if let Ok(p) = RequestPacket::from_tars_bytes(bytes.clone()) {
         assert_eq!(
             RequestPacket::from_tars_bytes(p.to_tars_bytes()).unwrap(),

@@ -2,8 +2,8 @@
 //! responses by default, or a user's decoder for a third-party protocol.
 
 use crate::protocol::{
-    frame_body, LengthPrefix, RequestPacket, ResponsePacket, STATUS_RESULT_CODE,
-    STATUS_RESULT_DESC, TUP_VERSION,
+    decode_response, frame_body, peek_version, LengthPrefix, RequestPacket, ResponsePacket,
+    STATUS_RESULT_CODE, STATUS_RESULT_DESC, TUP_VERSION,
 };
 use crate::{TarsReader, TarsStruct};
 use bytes::BytesMut;
@@ -40,11 +40,14 @@ impl ResponseDecoder for TarsResponseDecoder {
             return Ok(None);
         };
         let body = frame_body(&frame);
-        let version: i16 = TarsReader::new(body.clone())
-            .read(1)
-            .map_err(|e| format!("bad response: {e}"))?;
+        let version = match peek_version(&body) {
+            Some(version) => version,
+            None => TarsReader::new(body.clone())
+                .read(1)
+                .map_err(|e| format!("bad response: {e}"))?,
+        };
         if version != TUP_VERSION {
-            return ResponsePacket::from_tars_bytes(body)
+            return decode_response(body)
                 .map(Some)
                 .map_err(|e| format!("bad response: {e}"));
         }

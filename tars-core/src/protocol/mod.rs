@@ -7,9 +7,12 @@ mod consts;
 mod framing;
 mod packets;
 mod params;
+mod response;
 
 pub use borrowed::{encode_request_into, encode_response_into, RequestHead, RequestParts};
 pub use consts::*;
 pub use framing::{encode_frame, encode_frame_into, frame_body, FrameError, LengthPrefix};
 pub use packets::{RequestPacket, ResponsePacket};
 pub use params::{ParamsReader, ParamsWriter};
+pub use response::decode_response;
+pub(crate) use response::peek_version;
