@@ -94,7 +94,6 @@ pub(crate) async fn run_connection<P: ConnectionProtocol>(
 ) {
     let span = tracing::debug_span!("conn", uid = conn.uid, peer = %conn.peer);
     let mut cleanup = Cleanup {
-        key: driving.sweep.add(&conn),
         conn,
         protocol,
         driving,
@@ -121,15 +120,12 @@ struct Cleanup<P: ConnectionProtocol> {
     conn: Arc<Connection>,
     protocol: Arc<P>,
     driving: Arc<Driving>,
-    /// The connection's key in the adapter's sweep.
-    key: usize,
     reason: Option<CloseReason>,
     _slots: Slots,
 }
 
 impl<P: ConnectionProtocol> Drop for Cleanup<P> {
     fn drop(&mut self) {
-        self.driving.sweep.remove(self.key);
         let reason = self.reason.take().unwrap_or_else(|| {
             CloseReason::Error("the connection task ended before the connection closed".into())
         });
@@ -171,6 +167,7 @@ async fn drive<P: ConnectionProtocol>(
     let stream = Arc::new(stream);
     conn.outbound.attach(stream.clone());
     let writer = net::SharedTcp(stream.clone());
+    let _watched = driving.sweep.watch(conn);
     Driver::new(TcpRead(stream), writer, initial, conn, protocol, driving).await
 }
 
@@ -207,6 +204,7 @@ where
     P: ConnectionProtocol,
 {
     let (reader, writer) = tokio::io::split(stream);
+    let _watched = driving.sweep.watch(conn);
     Driver::new(AnyRead(reader), writer, initial, conn, protocol, driving).await
 }
 

@@ -2,8 +2,8 @@
 //! connection a few times per idle timeout and during a graceful shutdown, instead of a timer
 //! in every connection's task (an idle connection's memory is mostly its task).
 //!
-//! A connection is registered when its task starts and forgotten by its drop guard. The
-//! sweep closes a connection by recording the reason and waking its driver
+//! A connection is watched while its driver runs (after its TLS and AK/SK set-up, which have
+//! their own timeout). The sweep closes a connection by recording the reason and waking its driver
 //! ([`Connection::close_with`]); the driver never looks at a clock.
 
 use super::connection::{ConnectionProtocol, Driving};
@@ -59,21 +59,17 @@ impl Sweep {
         self.entries.lock().unwrap_or_else(|e| e.into_inner())
     }
 
-    /// Watches `conn` from now on; the key is for [`remove`](Self::remove).
-    pub(crate) fn add(&self, conn: &Arc<Connection>) -> usize {
+    /// Watches `conn` until the guard is dropped; its idle time counts from now.
+    pub(crate) fn watch(&self, conn: &Arc<Connection>) -> Watched<'_> {
         let now = self.now_ms();
         conn.read_at(now);
-        self.lock().insert(Entry {
+        let key = self.lock().insert(Entry {
             conn: Arc::downgrade(conn),
             written_seen: 0,
             active_ms: now,
             notified: false,
-        })
-    }
-
-    /// Forgets the connection of `key`.
-    pub(crate) fn remove(&self, key: usize) {
-        self.lock().try_remove(key);
+        });
+        Watched { sweep: self, key }
     }
 
     /// Closes every connection now (a force close cancelled their tokens already): records
@@ -130,6 +126,19 @@ impl Sweep {
             }
         }
         notify
+    }
+}
+
+/// A connection the sweep watches; dropping it (the driver ended, or its task was dropped)
+/// makes the sweep forget the connection.
+pub(crate) struct Watched<'a> {
+    sweep: &'a Sweep,
+    key: usize,
+}
+
+impl Drop for Watched<'_> {
+    fn drop(&mut self) {
+        self.sweep.lock().try_remove(self.key);
     }
 }
 
