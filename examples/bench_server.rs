@@ -63,20 +63,25 @@ async fn main() {
     if t.rounds > 0 {
         // One JSON line on stdout: what the broadcasts cost on the server (`bench/push.sh`
         // records it beside the clients' figures). "Paced" pushes/s: pushes queued per
-        // second spent inside `broadcast`.
-        let took = t.broadcast_time.as_secs_f64();
-        let paced = if took > 0.0 {
-            t.queued as f64 / took
-        } else {
-            0.0
+        // second spent inside `broadcast`, over all broadcasts and over those that reached
+        // (within 1 %) the most connections, i.e. once every client had registered.
+        let rate = |n: u64, d: std::time::Duration| {
+            let s = d.as_secs_f64();
+            if s > 0.0 {
+                (n as f64 / s).round()
+            } else {
+                0.0
+            }
         };
         println!(
-            "{{\"mode\":\"push-server\",\"broadcasts\":{},\"queued\":{},\"failed\":{},\"broadcast_s\":{:.6},\"broadcast_pushes_per_s\":{}}}",
+            "{{\"mode\":\"push-server\",\"broadcasts\":{},\"queued\":{},\"failed\":{},\"broadcast_s\":{:.6},\"broadcast_pushes_per_s\":{},\"peak_connections\":{},\"at_peak_pushes_per_s\":{}}}",
             t.rounds,
             t.queued,
             t.failed,
-            took,
-            paced.round()
+            t.broadcast_time.as_secs_f64(),
+            rate(t.queued, t.broadcast_time),
+            t.peak,
+            rate(t.at_peak_queued, t.at_peak_time)
         );
     }
     server.shutdown().await;

@@ -104,6 +104,13 @@ pub struct PushTotals {
     pub failed: u64,
     /// Time spent inside `CurrentRegistry::broadcast`.
     pub broadcast_time: Duration,
+    /// The most connections one broadcast reached.
+    pub peak: u64,
+    /// Pushes queued by the broadcasts that reached at least 99 % of `peak` (counted again
+    /// from each new peak), and the time they took: the rate once every client is there.
+    pub at_peak_queued: u64,
+    /// See `at_peak_queued`.
+    pub at_peak_time: Duration,
 }
 
 impl PushStats {
@@ -118,6 +125,17 @@ impl PushStats {
         t.queued += report.sent as u64;
         t.failed += report.failed as u64;
         t.broadcast_time += took;
+        let sent = report.sent as u64;
+        if sent * 100 > t.peak * 101 {
+            // Well past the last peak (clients are still arriving): count again from here.
+            t.at_peak_queued = 0;
+            t.at_peak_time = Duration::ZERO;
+        }
+        t.peak = t.peak.max(sent);
+        if sent * 100 >= t.peak * 99 {
+            t.at_peak_queued += sent;
+            t.at_peak_time += took;
+        }
     }
 }
 
