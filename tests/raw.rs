@@ -369,3 +369,52 @@ async fn panicking_parser_hook_and_do_close_leave_the_registry_empty() {
     })
     .await
 }
+
+/// A servant that records when it is dropped.
+struct DropsOnce {
+    inner: Recording,
+    dropped: Arc<std::sync::atomic::AtomicBool>,
+}
+
+impl Drop for DropsOnce {
+    fn drop(&mut self) {
+        self.dropped.store(true, Ordering::SeqCst);
+    }
+}
+
+impl RawServant for DropsOnce {
+    async fn do_request(&self, current: &Current, packet: Bytes) -> Option<Bytes> {
+        self.inner.do_request(current, packet).await
+    }
+}
+
+/// When `shutdown` returns, nothing of the server holds the servant any more (its idle sweep
+/// included), on an endpoint with an idle timeout and a connection that was served.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn shutdown_returns_after_the_servant_is_dropped() {
+    let dropped = Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let servant = DropsOnce {
+        inner: Recording::default(),
+        dropped: dropped.clone(),
+    };
+    let server = Server::builder()
+        .raw_servant(
+            RAW_PUSH_OBJ,
+            "tcp -h 127.0.0.1 -p 0 -t 60000",
+            framing(),
+            servant,
+        )
+        .start()
+        .await
+        .unwrap();
+    let addr = format!("127.0.0.1:{}", server.endpoint(RAW_PUSH_OBJ).unwrap().port);
+    let mut s = TcpStream::connect(&addr).await.unwrap();
+    s.write_all(&encode(3, b"once")).await.unwrap();
+    assert_eq!(within("echo", read_frame(&mut s)).await.0, 3);
+    drop(s);
+    within("shutdown", server.shutdown()).await;
+    assert!(
+        dropped.load(Ordering::SeqCst),
+        "the servant outlived shutdown"
+    );
+}

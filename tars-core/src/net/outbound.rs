@@ -291,6 +291,14 @@ impl Outbound {
         }
     }
 
+    /// Records that `n` taken bytes will never be written (the writer failed).
+    pub(crate) fn discard(&self, n: usize) {
+        if n > 0 {
+            self.unsent.fetch_sub(n, Ordering::AcqRel);
+            self.room.notify_waiters();
+        }
+    }
+
     /// Makes `waker` the one woken by the next append to an empty queue, close or
     /// [`wake`](Self::wake). Register before [`take`](Self::take): a frame appended between
     /// the two then wakes it.

@@ -102,6 +102,27 @@ impl QueueWriter {
         out: &Outbound,
         stall: Duration,
     ) -> Poll<Result<(), WriteError>> {
+        match self.poll_queue(cx, io, out, stall) {
+            Poll::Ready(Err(e)) => {
+                // The batch in hand will not be written: what was is counted, the rest
+                // leaves `unsent`.
+                let (len, done) = (self.batch.len(), self.written);
+                out.written(done, &mut self.batch);
+                out.discard(len - done);
+                self.written = 0;
+                Poll::Ready(Err(e))
+            }
+            other => other,
+        }
+    }
+
+    fn poll_queue<W: AsyncWrite + Unpin>(
+        &mut self,
+        cx: &mut Context<'_>,
+        io: &mut W,
+        out: &Outbound,
+        stall: Duration,
+    ) -> Poll<Result<(), WriteError>> {
         loop {
             while self.written < self.batch.len() {
                 match Pin::new(&mut *io).poll_write(cx, &self.batch[self.written..]) {
@@ -205,6 +226,9 @@ mod tests {
             Err(WriteError::Stalled(d)) => assert_eq!(d, stall),
             other => panic!("expected a stall, got {other:?}"),
         }
+        // What was written is counted; the rest will never be: nothing stays unsent.
+        assert_eq!(out.written_total(), 64);
+        assert_eq!(out.unsent(), 0);
     }
 
     #[tokio::test]

@@ -307,13 +307,18 @@ where
             // Whoever closes the connection wakes this task through its queue, whatever the
             // writer waits for: register first, then look.
             this.conn.outbound.register(cx.waker());
-            // Closed by a handler, the registry, a limit or the sweep (idle, drained, forced).
+            // Closed by a handler, the registry, a limit or a force close.
             if this.conn.closed_token().is_cancelled() {
                 return Poll::Ready(if this.driving.force_close.is_cancelled() {
                     CloseReason::Shutdown
                 } else {
                     CloseReason::Closed
                 });
+            }
+            // Idle or drained, as the sweep found: between read batches, so nothing read is
+            // left unanswered.
+            if let Some(reason) = this.conn.requested_close() {
+                return Poll::Ready(reason);
             }
             let stall = this.driving.write_stall_timeout;
             if let Poll::Ready(written) =

@@ -11,7 +11,7 @@ use std::collections::BTreeMap;
 use std::fmt;
 use std::net::SocketAddr;
 use std::panic::AssertUnwindSafe;
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicU8, Ordering};
 use std::sync::{Arc, Mutex, OnceLock};
 use tokio_util::sync::CancellationToken;
 use tracing::{error, warn};
@@ -105,10 +105,23 @@ pub(crate) struct Connection {
     in_flight: Arc<InFlight>,
     /// When bytes last arrived, in the adapter's sweep clock (see `sweep.rs`).
     last_read_ms: AtomicU64,
-    /// Set by [`close_with`](Self::close_with) (a force close sets it through the sweep):
-    /// what the push path checks, beside the queue it touches anyway, instead of following
-    /// the token to its own allocation once per connection of a broadcast.
+    /// Set by [`close_with`](Self::close_with): what the push path checks (with the
+    /// server's force-close flag, shared by every connection), beside the queue it touches
+    /// anyway, instead of following the token to its own allocation once per connection of
+    /// a broadcast.
     closing: AtomicBool,
+    /// What the sweep asks the driver to close for, at the start of its next round (never in
+    /// the middle of a read batch): 0 nothing, else a [`SweepClose`].
+    sweep_close: AtomicU8,
+}
+
+/// Why the sweep asks a driver to close its connection.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum SweepClose {
+    /// Nothing arrived and nothing was read for the idle timeout.
+    Idle = 1,
+    /// Draining for a shutdown: answered, flushed and quiet.
+    Drained = 2,
 }
 
 impl Connection {
@@ -137,6 +150,7 @@ impl Connection {
             close_hooks: Mutex::new(Vec::new()),
             last_read_ms: AtomicU64::new(0),
             closing: AtomicBool::new(false),
+            sweep_close: AtomicU8::new(0),
         }
     }
 
@@ -148,6 +162,27 @@ impl Connection {
     /// When bytes last arrived (the adapter's sweep clock).
     pub(crate) fn last_read_ms(&self) -> u64 {
         self.last_read_ms.load(Ordering::Relaxed)
+    }
+
+    /// Asks the driver to close the connection for `why` at the start of its next round,
+    /// and wakes it.
+    pub(crate) fn request_close(&self, why: SweepClose) {
+        self.sweep_close.store(why as u8, Ordering::Release);
+        self.outbound.wake();
+    }
+
+    /// The close the sweep asked for, if any (see [`request_close`](Self::request_close)).
+    pub(crate) fn requested_close(&self) -> Option<CloseReason> {
+        match self.sweep_close.load(Ordering::Acquire) {
+            1 => Some(CloseReason::IdleTimeout),
+            2 => Some(CloseReason::Shutdown),
+            _ => None,
+        }
+    }
+
+    /// Closing: closed, or the server closes every connection by force.
+    fn is_closing(&self) -> bool {
+        self.closing.load(Ordering::Acquire) || self.server.force_closed.load(Ordering::Acquire)
     }
 
     /// Lets a request of `bytes` in, or says why not (it is then answered -9 at once instead
@@ -244,7 +279,7 @@ impl Connection {
 
     /// Appends `frame` to the outbound queue.
     fn enqueue(&self, frame: &[u8]) -> TarsResult<()> {
-        if self.closing.load(Ordering::Acquire) {
+        if self.is_closing() {
             return Err(self.closed_error());
         }
         self.outbound.append(frame).map_err(|_| self.closed_error())
@@ -283,7 +318,7 @@ impl Connection {
                 limit: self.limits.max_frame_len,
             });
         }
-        if self.closing.load(Ordering::Acquire) {
+        if self.is_closing() {
             return Err(self.closed_error());
         }
         if self.outbound.unsent() + frame.len() > self.limits.unsent_push {

@@ -91,6 +91,8 @@ pub(crate) struct ServerState {
     pub(crate) request_bytes: ByteBudget,
     /// Panics caught in user code (servants, parsers, close hooks, `do_close`).
     pub(crate) panics: AtomicU64,
+    /// Set when a graceful shutdown ran out of time: every connection is closing.
+    pub(crate) force_closed: std::sync::atomic::AtomicBool,
 }
 
 impl ServerState {
@@ -99,6 +101,7 @@ impl ServerState {
             in_flight: InFlight::new(max_in_flight),
             request_bytes: ByteBudget::new(max_request_bytes),
             panics: AtomicU64::new(0),
+            force_closed: std::sync::atomic::AtomicBool::new(false),
         })
     }
 

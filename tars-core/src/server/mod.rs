@@ -367,7 +367,7 @@ async fn accept_loop<P: ConnectionProtocol>(
         write_stall_timeout: shared.config.write_stall_timeout,
         sweep: sweep::Sweep::new(),
     });
-    sweep::spawn(&driving, protocol.clone());
+    sweep::spawn(&shared.tracker, &driving, protocol.clone());
     loop {
         let accepted = tokio::select! {
             _ = shared.shutdown.cancelled() => return,
@@ -479,6 +479,7 @@ impl Server {
             .is_err()
         {
             warn!("graceful shutdown timed out; closing the remaining connections");
+            shared.state.force_closed.store(true, Ordering::Release);
             shared.force_close.cancel();
             shared.tracker.wait().await;
         }

@@ -7,7 +7,7 @@
 //! ([`Connection::close_with`]); the driver never looks at a clock.
 
 use super::connection::{ConnectionProtocol, Driving};
-use super::current::{CloseReason, Connection};
+use super::current::{CloseReason, Connection, SweepClose};
 use slab::Slab;
 use std::panic::AssertUnwindSafe;
 use std::sync::{Arc, Mutex, MutexGuard, Weak};
@@ -106,7 +106,7 @@ impl Sweep {
                 }
                 entry.active_ms = entry.active_ms.max(last_read);
                 if now >= entry.active_ms.saturating_add(idle_ms) {
-                    conn.close_with(CloseReason::IdleTimeout);
+                    conn.request_close(SweepClose::Idle);
                     continue;
                 }
             }
@@ -122,7 +122,7 @@ impl Sweep {
                 && now >= quiet_since + DRAIN_QUIET.as_millis() as u64
             {
                 // Answered, flushed, and nothing more arrives.
-                conn.close_with(CloseReason::Shutdown);
+                conn.request_close(SweepClose::Drained);
             }
         }
         notify
@@ -150,13 +150,20 @@ impl Drop for Sweep {
 
 /// Starts the sweep of the adapter whose connections run with `driving`. It ends when the
 /// adapter's accept loop and last connection have let go of `driving`.
-pub(crate) fn spawn<P: ConnectionProtocol>(driving: &Arc<Driving>, protocol: Arc<P>) {
+///
+/// Tracked with the server's connection tasks, so a shutdown returns after it (and its hold
+/// on the protocol and the servant) has ended.
+pub(crate) fn spawn<P: ConnectionProtocol>(
+    tracker: &tokio_util::task::TaskTracker,
+    driving: &Arc<Driving>,
+    protocol: Arc<P>,
+) {
     let weak = Arc::downgrade(driving);
     let stop = driving.sweep.stop.clone();
     let shutdown = driving.shutdown.clone();
     let force_close = driving.force_close.clone();
     let idle = driving.idle_timeout;
-    tokio::spawn(async move {
+    tracker.spawn(async move {
         let idle_tick =
             idle.map(|d| (d / 4).clamp(Duration::from_millis(5), Duration::from_secs(1)));
         let mut drain_start = None;
@@ -187,7 +194,11 @@ pub(crate) fn spawn<P: ConnectionProtocol>(driving: &Arc<Driving>, protocol: Arc
             };
             let notify = driving.sweep.pass(idle, drain_start);
             drop(driving);
-            for conn in notify {
+            for (i, conn) in notify.into_iter().enumerate() {
+                if i % 256 == 255 {
+                    // Thousands of notices (each may be a `send`): let the worker poll I/O.
+                    tokio::task::yield_now().await;
+                }
                 // Outside the lock: the protocol queues its notice on the connection.
                 if std::panic::catch_unwind(AssertUnwindSafe(|| protocol.on_shutdown(&conn)))
                     .is_err()
