@@ -127,6 +127,20 @@ async fn bad_lengths_close_only_that_connection() {
     server.shutdown().await;
 }
 
+/// Waits until the server closes `s` and `servant`'s `do_close` saw the idle timeout.
+async fn closed_for_idle(s: &mut TcpStream, servant: &Recording) {
+    let mut buf = [0u8; 8];
+    assert_eq!(within("idle close", s.read(&mut buf)).await.unwrap(), 0);
+    eventually("do_close saw the idle timeout", || {
+        servant
+            .closes
+            .lock()
+            .unwrap()
+            .contains(&Some(CloseReason::IdleTimeout))
+    })
+    .await;
+}
+
 /// The idle timeout counts from the last traffic: a peer that keeps talking outlives it many
 /// times over, and is closed once it goes quiet.
 #[tokio::test]
@@ -148,16 +162,7 @@ async fn a_talking_connection_outlives_the_idle_timeout() {
         servant.closes.lock().unwrap().is_empty(),
         "closed while talking"
     );
-    let mut buf = [0u8; 8];
-    assert_eq!(within("idle close", s.read(&mut buf)).await.unwrap(), 0);
-    eventually("do_close saw the idle timeout", || {
-        servant
-            .closes
-            .lock()
-            .unwrap()
-            .contains(&Some(CloseReason::IdleTimeout))
-    })
-    .await;
+    closed_for_idle(&mut s, &servant).await;
     server.shutdown().await;
 }
 
@@ -168,16 +173,7 @@ async fn idle_timeout_calls_do_close() {
     let mut s = TcpStream::connect(&addr).await.unwrap();
     s.write_all(&encode(1, b"hi")).await.unwrap();
     read_frame(&mut s).await;
-    let mut buf = [0u8; 8];
-    assert_eq!(within("idle close", s.read(&mut buf)).await.unwrap(), 0);
-    eventually("do_close saw the idle timeout", || {
-        servant
-            .closes
-            .lock()
-            .unwrap()
-            .contains(&Some(CloseReason::IdleTimeout))
-    })
-    .await;
+    closed_for_idle(&mut s, &servant).await;
     assert!(servant.inner.registry.is_empty());
     server.shutdown().await;
 }
