@@ -148,7 +148,7 @@ async fn a_talking_connection_outlives_the_idle_timeout() {
     let servant = Recording::default();
     let (server, addr) = start(servant.clone(), "tcp -h 127.0.0.1 -p 0 -t 200").await;
     let mut s = TcpStream::connect(&addr).await.unwrap();
-    let began = std::time::Instant::now();
+    // 12 round trips 50 ms apart: three times the 200 ms idle timeout.
     for i in 0..12 {
         s.write_all(&encode(i, b"tick")).await.unwrap();
         assert_eq!(
@@ -157,7 +157,6 @@ async fn a_talking_connection_outlives_the_idle_timeout() {
         );
         tokio::time::sleep(std::time::Duration::from_millis(50)).await;
     }
-    assert!(began.elapsed() >= std::time::Duration::from_millis(600));
     assert!(
         servant.closes.lock().unwrap().is_empty(),
         "closed while talking"

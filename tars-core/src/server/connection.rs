@@ -17,7 +17,7 @@
 use super::current::{CloseReason, Connection, Current};
 use super::gate::GatePermit;
 use super::handshake::{self, Setup};
-use super::sweep::Sweep;
+use super::sweep::{Sweep, Watched};
 use crate::net::{self, QueueWriter, WriteError};
 use bytes::{Bytes, BytesMut};
 use std::panic::AssertUnwindSafe;
@@ -167,7 +167,6 @@ async fn drive<P: ConnectionProtocol>(
     let stream = Arc::new(stream);
     conn.outbound.attach(stream.clone());
     let writer = net::SharedTcp(stream.clone());
-    let _watched = driving.sweep.watch(conn);
     Driver::new(TcpRead(stream), writer, initial, conn, protocol, driving).await
 }
 
@@ -204,7 +203,6 @@ where
     P: ConnectionProtocol,
 {
     let (reader, writer) = tokio::io::split(stream);
-    let _watched = driving.sweep.watch(conn);
     Driver::new(AnyRead(reader), writer, initial, conn, protocol, driving).await
 }
 
@@ -242,6 +240,8 @@ struct Driver<'a, R, W, P> {
     replies: BytesMut,
     /// `read_buf` holds bytes read during setup, not yet handled.
     setup_bytes: bool,
+    /// The adapter's sweep watches the connection while its driver lives.
+    _watched: Watched<'a>,
     conn: &'a Arc<Connection>,
     protocol: &'a P,
     driving: &'a Driving,
@@ -266,6 +266,7 @@ where
             writer,
             queue: QueueWriter::new(false),
             setup_bytes: !read_buf.is_empty(),
+            _watched: driving.sweep.watch(conn),
             read_buf,
             replies: BytesMut::new(),
             conn,

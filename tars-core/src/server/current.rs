@@ -124,6 +124,19 @@ pub(crate) enum SweepClose {
     Drained = 2,
 }
 
+impl SweepClose {
+    /// The close reason of a stored request (0: none).
+    fn reason(stored: u8) -> Option<CloseReason> {
+        const IDLE: u8 = SweepClose::Idle as u8;
+        const DRAINED: u8 = SweepClose::Drained as u8;
+        match stored {
+            IDLE => Some(CloseReason::IdleTimeout),
+            DRAINED => Some(CloseReason::Shutdown),
+            _ => None,
+        }
+    }
+}
+
 impl Connection {
     /// `closed` is the connection's token: a child of the server's force-close token, so one
     /// wait in the connection's task sees both.
@@ -173,11 +186,7 @@ impl Connection {
 
     /// The close the sweep asked for, if any (see [`request_close`](Self::request_close)).
     pub(crate) fn requested_close(&self) -> Option<CloseReason> {
-        match self.sweep_close.load(Ordering::Acquire) {
-            1 => Some(CloseReason::IdleTimeout),
-            2 => Some(CloseReason::Shutdown),
-            _ => None,
-        }
+        SweepClose::reason(self.sweep_close.load(Ordering::Acquire))
     }
 
     /// Closing: closed, or the server closes every connection by force.

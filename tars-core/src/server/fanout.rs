@@ -19,11 +19,10 @@ const YIELD_EVERY: usize = 16;
 
 /// Queues `frame` on every connection of `conns` and has the idle ones flushed. Never waits
 /// for a peer.
-pub(crate) fn send_to_all(conns: Vec<Arc<Connection>>, frame: &[u8]) -> BroadcastReport {
+pub(crate) fn send_to_all(mut conns: Vec<Arc<Connection>>, frame: &[u8]) -> BroadcastReport {
     let mut report = BroadcastReport::default();
     // The connections whose queue was empty move to the front, in place (no second `Arc`).
     let mut idle = 0;
-    let mut conns = conns;
     for i in 0..conns.len() {
         match conns[i].queue_unsolicited(frame) {
             Ok(was_empty) => {

@@ -3,7 +3,7 @@
 //! the server-wide budget of buffered request bytes; and [`ServerState`], what every
 //! connection of a server shares.
 
-use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::Arc;
 
 /// Counts requests in flight against a limit.
@@ -92,7 +92,7 @@ pub(crate) struct ServerState {
     /// Panics caught in user code (servants, parsers, close hooks, `do_close`).
     pub(crate) panics: AtomicU64,
     /// Set when a graceful shutdown ran out of time: every connection is closing.
-    pub(crate) force_closed: std::sync::atomic::AtomicBool,
+    pub(crate) force_closed: AtomicBool,
 }
 
 impl ServerState {
@@ -101,7 +101,7 @@ impl ServerState {
             in_flight: InFlight::new(max_in_flight),
             request_bytes: ByteBudget::new(max_request_bytes),
             panics: AtomicU64::new(0),
-            force_closed: std::sync::atomic::AtomicBool::new(false),
+            force_closed: AtomicBool::new(false),
         })
     }
 

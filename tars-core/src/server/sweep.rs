@@ -82,8 +82,8 @@ impl Sweep {
         }
     }
 
-    /// One look at every connection: closes the idle ones and, when draining, the drained
-    /// ones. Returns the connections that still need `on_shutdown`.
+    /// One look at every connection: asks the idle ones and, when draining, the drained ones
+    /// to close. Returns the connections that still need `on_shutdown`.
     fn pass(&self, idle: Option<Duration>, drain_start: Option<u64>) -> Vec<Arc<Connection>> {
         let now = self.now_ms();
         let idle_ms = idle.map(|d| d.as_millis() as u64);
