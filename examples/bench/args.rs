@@ -9,7 +9,7 @@ use tars_rs::cli;
 use tars_rs::demo::quickstart::HELLO_OBJ;
 
 pub const USAGE: &str = "usage:
-  bench rpc [OBJ@ENDPOINTS | OBJ --locator LOCATOR] [--empty-layers N] [--payload B] [--connections C] [--in-flight N] [--seconds S] [--rate R] [--raw] [--vs-baseline]
+  bench rpc [OBJ@ENDPOINTS | OBJ --locator LOCATOR] [--empty-layers N] [--payload B] [--connections C] [--in-flight N] [--seconds S] [--rate R] [--raw [--task-per-call]] [--vs-baseline]
   bench baseline [--target HOST:PORT] [--payload B] [--connections C] [--in-flight N] [--seconds S] [--rate R]
   bench echo [--listen HOST:PORT]   (the baseline's bare echo in its own process, for `baseline --target`)
   bench push [--clients K] [--rate R] [--seconds S] [--target OBJ@EP] [--burst]

@@ -5,7 +5,7 @@
 //! # against a running bench_server (or any TARS server with TestApp's Hello, TarsCpp's
 //! # QuickStartDemo included)
 //! bench rpc "TestApp.HelloServer.HelloObj@tcp -h 127.0.0.1 -p 8999" --payload 100 \
-//!     --connections 2 --in-flight 100 --seconds 10 [--rate R] [--raw] [--vs-baseline]
+//!     --connections 2 --in-flight 100 --seconds 10 [--rate R] [--raw [--task-per-call]] [--vs-baseline]
 //! bench baseline --payload 100 --connections 2 --in-flight 100 --seconds 10
 //! bench echo --listen 127.0.0.1:29999   # the bare echo in its own process (for `baseline --target`)
 //! bench push --clients 1000 --rate 10 --seconds 10 [--target OBJ@EP] [--burst]
@@ -20,7 +20,8 @@
 //! One module per concept: `args` (command line), `measure` (window, per-task figures),
 //! `report` (histograms, table, JSON), `sys` (fd limit, in-process servers), `rpc` (the
 //! mode) with `rpc_proxy` and `rpc_raw`, `pipeline` (the lean client of `rpc --raw` and
-//! `baseline`), `baseline`, `push` (with `push_demo`), `conns` and `codec`.
+//! `baseline`), `task_per_call` (the floor of a client with a task per call: `rpc --raw
+//! --task-per-call`), `baseline`, `push` (with `push_demo`), `conns` and `codec`.
 
 mod args;
 mod baseline;
@@ -35,6 +36,7 @@ mod rpc;
 mod rpc_proxy;
 mod rpc_raw;
 mod sys;
+mod task_per_call;
 
 use args::{positionals, USAGE};
 use tars_rs::cli;

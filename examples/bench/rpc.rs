@@ -7,6 +7,7 @@ use crate::pipeline::run_pipelined;
 use crate::report::{emit, round, RPC_COLUMNS};
 use crate::rpc_raw::TarsWire;
 use crate::sys::serve_in_process;
+use crate::task_per_call::run_task_per_call;
 use crate::{baseline, rpc_proxy};
 use serde_json::{json, Value};
 use std::net::SocketAddr;
@@ -44,7 +45,15 @@ pub fn main(rt: &tokio::runtime::Runtime) {
         }
     };
     let parsed: ProxyTarget = target.parse().unwrap_or_else(|e| fail(e));
-    let mut ours = if raw {
+    let mut ours = if raw && cli::switch("task-per-call") {
+        let addrs = socket_addrs(&parsed);
+        rt.block_on(run_task_per_call(
+            "rpc-raw-tasks",
+            &addrs,
+            TarsWire::new(&parsed.object, load.payload),
+            load,
+        ))
+    } else if raw {
         let addrs = socket_addrs(&parsed);
         rt.block_on(run_pipelined(
             "rpc-raw",

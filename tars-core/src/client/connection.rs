@@ -9,12 +9,14 @@
 //! closes the connection. Callers encode their frames straight into the shared
 //! [`Outbound`] queue; the writer takes everything queued and writes it in one go.
 //!
-//! Deadlines belong to the calls (`timeout_at` in the proxy): a call that gives up drops its
-//! [`PendingCall`], which takes its entry out of `pending`; the task keeps no timer.
-//! Cleanup (fail pending calls, cancel the token, `on_close`) is a drop guard, so it runs
-//! however the task ends.
+//! Waiting calls live in the connection's [`Pending`] table: a response fills its call's
+//! entry and wakes the caller; one deadline sweep per connection (a task of its own) fails
+//! each call when its own deadline passes; a caller that gives up first drops its [`PendingCall`], which takes its
+//! entry out. Cleanup (fail pending calls, cancel the token, `on_close`) is a drop guard, so
+//! it runs however the task ends.
 
 use super::codec::ResponseDecoder;
+use super::pending::{Deadline, Pending, RegisterError};
 use super::push::PushCallback;
 use super::stats::{Counters, UserCode};
 use crate::endpoint::Endpoint;
@@ -22,41 +24,16 @@ use crate::error::{TarsError, TarsResult};
 use crate::net::{self, AppendError, Outbound, WriteError};
 use crate::protocol::{ResponsePacket, RECONNECT_DESC};
 use bytes::BytesMut;
-use std::collections::HashMap;
-use std::hash::{BuildHasherDefault, Hasher};
+use std::future::Future;
+use std::pin::Pin;
 use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
-use std::sync::{Arc, Mutex, MutexGuard, OnceLock};
+use std::sync::{Arc, OnceLock};
+use std::task::{Context, Poll};
 use std::time::Duration;
 use tokio::io::AsyncReadExt;
 use tokio::net::TcpStream;
-use tokio::sync::oneshot;
 use tokio_util::sync::CancellationToken;
 use tracing::{debug, error, warn};
-
-type Reply = oneshot::Sender<TarsResult<ResponsePacket>>;
-type Pending = HashMap<i32, Reply, BuildHasherDefault<IdHasher>>;
-
-/// Hashes request ids with one multiplication (SipHash cost ~3 % of a proxy call). The ids
-/// are this connection's own (or its caller's), never chosen by the peer.
-#[derive(Default)]
-struct IdHasher(u64);
-
-impl Hasher for IdHasher {
-    fn finish(&self) -> u64 {
-        self.0
-    }
-
-    fn write(&mut self, bytes: &[u8]) {
-        for &b in bytes {
-            self.0 = (self.0.rotate_left(8) ^ u64::from(b)).wrapping_mul(0x9E37_79B9_7F4A_7C15);
-        }
-    }
-
-    fn write_i32(&mut self, id: i32) {
-        // Fibonacci hashing: sequential ids spread over the high bits the table probes with.
-        self.0 = u64::from(id as u32).wrapping_mul(0x9E37_79B9_7F4A_7C15);
-    }
-}
 
 const READ_CHUNK: usize = 16 * 1024;
 /// Scratch buffers that grew past this are released after use.
@@ -94,7 +71,7 @@ pub(crate) struct Limits {
 pub(crate) struct ClientConnection {
     pub(crate) endpoint: Endpoint,
     out: Outbound,
-    pending: Mutex<Pending>,
+    pending: Pending,
     next_id: AtomicU32,
     closed: CancellationToken,
     /// Set by the server's `_reconnect_` notice: no new calls; closes once none is pending.
@@ -146,7 +123,7 @@ impl ClientConnection {
         let conn = Arc::new(ClientConnection {
             endpoint,
             out: Outbound::new(),
-            pending: Mutex::new(HashMap::default()),
+            pending: Pending::new(),
             next_id: AtomicU32::new(1),
             closed: parent.child_token(),
             retired: AtomicBool::new(false),
@@ -160,6 +137,16 @@ impl ClientConnection {
                     push.on_connect(&conn.endpoint)
                 });
         }
+        // The deadline sweep is a task of its own, so a call still ends at its deadline
+        // while this connection's task is stuck (in a user's decoder, say). It ends with
+        // the connection.
+        let sweep = conn.clone();
+        tokio::spawn(async move {
+            tokio::select! {
+                _ = sweep.closed.cancelled() => {}
+                () = sweep.pending.run_deadlines() => {}
+            }
+        });
         let conn2 = conn.clone();
         match tls {
             Stream::Tcp(mut stream) => {
@@ -187,9 +174,9 @@ impl ClientConnection {
         !self.is_closed() && !self.retired.load(Ordering::Acquire)
     }
 
-    /// Closes a retired connection once no call waits on it (`pending` is its locked map).
-    fn close_if_retired_and_idle(&self, pending: &Pending) {
-        if pending.is_empty() && self.retired.load(Ordering::Acquire) {
+    /// Closes a retired connection once no call waits on it (`left` calls are registered).
+    fn close_if_retired_and_idle(&self, left: usize) {
+        if left == 0 && self.retired.load(Ordering::Acquire) {
             self.close();
         }
     }
@@ -216,48 +203,41 @@ impl ClientConnection {
 
     /// Calls waiting for a response (a removed endpoint's connection drains to 0).
     pub(crate) fn pending_len(&self) -> usize {
-        self.pending().len()
+        self.pending.len()
     }
 
-    fn pending(&self) -> MutexGuard<'_, Pending> {
-        self.pending.lock().unwrap_or_else(|e| e.into_inner())
-    }
-
-    /// Registers a call waiting for `request_id`. Fails if the connection already closed or
-    /// the id is in use. Dropping the returned [`PendingCall`] before its response came
-    /// forgets the call.
-    pub(crate) fn register(&self, request_id: i32) -> TarsResult<PendingCall<'_>> {
-        let (reply, rx) = oneshot::channel();
-        let mut pending = self.pending();
-        // Checked under the lock, so a closing task cannot miss this entry.
-        if self.is_closed() {
-            return Err(self.closed_error());
-        }
-        if pending.contains_key(&request_id) {
-            return Err(TarsError::Invalid(format!(
+    /// Registers a call waiting for `request_id` until `deadline` (past it, the call fails
+    /// with its timeout error). Fails if the connection already closed or the id is in use.
+    /// Dropping the returned [`PendingCall`] before its outcome came forgets the call.
+    pub(crate) fn register(
+        &self,
+        request_id: i32,
+        deadline: Deadline,
+    ) -> TarsResult<PendingCall<'_>> {
+        match self.pending.register(request_id, deadline) {
+            Ok(()) => Ok(PendingCall {
+                conn: self,
+                id: request_id,
+                done: false,
+            }),
+            Err(RegisterError::Closed) => Err(self.closed_error()),
+            Err(RegisterError::InUse) => Err(TarsError::Invalid(format!(
                 "request id {request_id} is already in flight"
-            )));
+            ))),
         }
-        pending.insert(request_id, reply);
-        Ok(PendingCall {
-            conn: self,
-            id: request_id,
-            rx: Some(rx),
-        })
     }
 
     /// Appends a frame to the outbound queue with `encode`, waiting while too much is already
-    /// queued. A frame larger than the frame limit fails with [`TarsError::FrameTooLarge`]
-    /// and nothing of it is queued.
+    /// queued (until `deadline`). A frame larger than the frame limit fails with
+    /// [`TarsError::FrameTooLarge`] and nothing of it is queued.
     pub(crate) async fn send_with(
         &self,
         encode: impl FnOnce(&mut BytesMut) -> TarsResult<()>,
+        deadline: Deadline,
     ) -> TarsResult<()> {
         if self.out.unsent() >= MAX_QUEUED_BYTES {
-            tokio::select! {
-                _ = self.out.room_below(MAX_QUEUED_BYTES) => {}
-                _ = self.closed.cancelled() => return Err(self.closed_error()),
-            }
+            // Boxed: the wait is rare, and every call's future would carry its size.
+            Box::pin(self.wait_for_room(deadline)).await?;
         }
         let limit = self.max_frame_len;
         // Encoded outside the queue's lock into this thread's scratch buffer (no allocation
@@ -286,6 +266,15 @@ impl ClientConnection {
         }
     }
 
+    /// Waits until the queue has room, the connection closes or `deadline` passes.
+    async fn wait_for_room(&self, deadline: Deadline) -> TarsResult<()> {
+        tokio::select! {
+            _ = self.out.room_below(MAX_QUEUED_BYTES) => Ok(()),
+            _ = self.closed.cancelled() => Err(self.closed_error()),
+            _ = tokio::time::sleep_until(deadline.at) => Err(deadline.expired()),
+        }
+    }
+
     pub(crate) fn closed_error(&self) -> TarsError {
         match self.close_reason.get() {
             Some(reason) => TarsError::ConnectionClosed(format!(
@@ -303,7 +292,7 @@ impl ClientConnection {
                 // read, so only new calls move to a new connection (as TarsGo's GraceClose).
                 debug!(endpoint = %self.endpoint, "server asked to reconnect");
                 self.retired.store(true, Ordering::Release);
-                self.close_if_retired_and_idle(&self.pending());
+                self.close_if_retired_and_idle(self.pending.len());
                 return;
             }
             match &hooks.push {
@@ -319,64 +308,47 @@ impl ClientConnection {
             }
             return;
         }
-        let waiter = {
-            let mut pending = self.pending();
-            let waiter = pending.remove(&response.request_id);
-            self.close_if_retired_and_idle(&pending);
-            waiter
-        };
-        match waiter {
-            Some(reply) => {
-                let _ = reply.send(Ok(response));
-            }
-            None => debug!(
-                id = response.request_id,
-                "response to no pending call dropped"
-            ),
-        }
-    }
-
-    fn fail_all(&self) {
-        let drained: Vec<_> = self.pending().drain().collect();
-        for (_, reply) in drained {
-            let _ = reply.send(Err(self.closed_error()));
+        let id = response.request_id;
+        if !self.pending.complete(response) {
+            debug!(id, "response to no pending call dropped");
         }
     }
 }
 
-/// A registered call. Awaiting [`response`](Self::response) gives its outcome; dropping it
-/// first (the call's deadline passed, or its caller went away) takes it out of `pending`.
+/// A registered call; awaiting it gives its outcome: the response, the connection's close,
+/// or the timeout error once its deadline passed. Dropping it first (its caller went away)
+/// takes it out of `pending`.
 pub(crate) struct PendingCall<'a> {
     conn: &'a ClientConnection,
     id: i32,
-    /// `None` once the outcome arrived (the entry is gone from `pending` then).
-    rx: Option<oneshot::Receiver<TarsResult<ResponsePacket>>>,
+    /// Set once the outcome was taken (the entry is gone from `pending` then).
+    done: bool,
 }
 
-impl PendingCall<'_> {
-    /// Waits for the response (or the connection's close).
-    pub(crate) async fn response(mut self) -> TarsResult<ResponsePacket> {
-        let rx = self.rx.as_mut().expect("awaited once");
-        let outcome = rx.await;
-        self.rx = None;
-        match outcome {
-            Ok(result) => result,
-            Err(_) => Err(self.conn.closed_error()),
-        }
+impl Future for PendingCall<'_> {
+    type Output = TarsResult<ResponsePacket>;
+
+    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        let conn = self.conn;
+        let taken = std::task::ready!(conn.pending.poll_take(self.id, cx));
+        self.done = true;
+        Poll::Ready(match taken {
+            Some((outcome, left)) => {
+                conn.close_if_retired_and_idle(left);
+                outcome
+            }
+            // Only a bug could take the entry of a call that still waits.
+            None => Err(conn.closed_error()),
+        })
     }
 }
 
 impl Drop for PendingCall<'_> {
     fn drop(&mut self) {
-        let Some(rx) = self.rx.take() else { return };
-        // Closing the receiver first marks our entry: a later call that reused the id has an
-        // open one, and is left alone.
-        drop(rx);
-        let mut pending = self.conn.pending();
-        if pending.get(&self.id).is_some_and(|reply| reply.is_closed()) {
-            pending.remove(&self.id);
+        if !self.done {
+            let left = self.conn.pending.forget(self.id);
+            self.conn.close_if_retired_and_idle(left);
         }
-        self.conn.close_if_retired_and_idle(&pending);
     }
 }
 
@@ -392,14 +364,12 @@ impl Drop for Cleanup<'_> {
         let conn = self.conn;
         debug!(endpoint = %conn.endpoint, reason = %self.reason, "client connection closed");
         let _ = conn.close_reason.set(std::mem::take(&mut self.reason));
-        {
-            // Taking the pending lock orders this against `register`.
-            let _guard = conn.pending();
-            conn.closed.cancel();
-        }
+        // Fails every waiting call and refuses new ones (under the table's lock, so no
+        // register slips past it).
+        conn.pending.close(|| conn.closed_error());
+        conn.closed.cancel();
         // Waiting senders see the close; nothing more is queued.
         conn.out.abort();
-        conn.fail_all();
         let Some(push) = &self.hooks.push else { return };
         if std::thread::panicking() {
             // A second panic while unwinding would abort the process.

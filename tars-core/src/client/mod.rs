@@ -16,6 +16,7 @@ mod connection;
 mod handshake;
 mod layer;
 mod object;
+mod pending;
 mod property;
 mod proxy;
 mod push;

@@ -350,28 +350,44 @@ impl ObjectProxy {
         self.endpoints.send_replace(Arc::new(list));
     }
 
-    /// A live connection: the pinned endpoint, or round robin over endpoints that are not set
-    /// aside (those are tried last). An object found by name waits (within the call's
-    /// deadline, enforced by the caller) for its first lookup.
+    /// The round-robin position of the next call.
+    pub(super) fn next_pick(&self) -> usize {
+        self.next_slot.fetch_add(1, Ordering::Relaxed)
+    }
+
+    /// The live connection a call takes without waiting, if there is one: the pinned
+    /// endpoint's, or the one at round-robin position `pick`. `None` sends the call to
+    /// [`connection`](Self::connection) with the same `pick`.
+    pub(super) fn ready_connection(
+        &self,
+        pinned: Option<usize>,
+        pick: usize,
+    ) -> Option<Arc<ClientConnection>> {
+        if self.shutdown.is_cancelled() {
+            return None;
+        }
+        let slots = self.slots.read().unwrap_or_else(|e| e.into_inner());
+        let slot = match pinned {
+            Some(i) => slots.get(i)?,
+            None if slots.is_empty() => return None,
+            None => &slots[pick % slots.len()],
+        };
+        slot.live()
+    }
+
+    /// A live connection: the pinned endpoint, or round robin from position `start` over
+    /// endpoints that are not set aside (those are tried last). An object found by name
+    /// waits (within the call's deadline, enforced by the caller) for its first lookup.
     pub(super) async fn connection(
         &self,
         pinned: Option<usize>,
+        start: usize,
         deadline: Instant,
     ) -> TarsResult<Arc<ClientConnection>> {
         if self.shutdown.is_cancelled() {
             return Err(self.shut_down_error());
         }
-        let start = self.next_slot.fetch_add(1, Ordering::Relaxed);
-        let mut slots = {
-            let slots = self.slots.read().unwrap_or_else(|e| e.into_inner());
-            // Fast path: the round-robin pick is connected.
-            if pinned.is_none() && !slots.is_empty() {
-                if let Some(conn) = slots[start % slots.len()].live() {
-                    return Ok(conn);
-                }
-            }
-            slots.clone()
-        };
+        let mut slots = self.slot_list();
         if slots.is_empty() && self.discovery.is_some() {
             self.start_discovery();
             let mut ready = self.ready.subscribe();

@@ -5,6 +5,7 @@ use super::connection::ClientConnection;
 use super::layer::{CallInfo, CallOutcome};
 use super::object::ObjectProxy;
 pub use super::object::RequestEncoder;
+use super::pending::Deadline;
 use super::push::PushCallback;
 use super::stats::{Counters, UserCode};
 use crate::endpoint::Endpoint;
@@ -205,18 +206,16 @@ impl ServantProxy {
         version: i16,
         request_id: Option<i32>,
     ) -> TarsResult<Option<ResponsePacket>> {
-        let timeout = self.timeout();
         let started = Instant::now();
-        let deadline = started + timeout;
+        let timeout = self.timeout();
+        let deadline = Deadline {
+            at: started + timeout,
+            timeout,
+        };
         let Some(layers) = self.object.layers.get() else {
-            // The whole call, connecting included, ends at its deadline whatever the
-            // connection's task does.
-            let call =
-                self.call_until(func, buffer, version, request_id, (timeout, deadline), None);
-            return match tokio::time::timeout_at(deadline, call).await {
-                Ok(result) => result,
-                Err(_) => Err(TarsError::Timeout(timeout.as_millis() as u64)),
-            };
+            return self
+                .call_until(func, buffer, version, request_id, deadline, None)
+                .await;
         };
         let info = CallInfo {
             object: &self.object.object,
@@ -227,18 +226,16 @@ impl ServantProxy {
             layer.before(&info);
         }
         let mut endpoint = None;
-        let call = self.call_until(
-            func,
-            buffer,
-            version,
-            request_id,
-            (timeout, deadline),
-            Some(&mut endpoint),
-        );
-        let result = match tokio::time::timeout_at(deadline, call).await {
-            Ok(result) => result,
-            Err(_) => Err(TarsError::Timeout(timeout.as_millis() as u64)),
-        };
+        let result = self
+            .call_until(
+                func,
+                buffer,
+                version,
+                request_id,
+                deadline,
+                Some(&mut endpoint),
+            )
+            .await;
         let outcome = CallOutcome {
             endpoint: endpoint.as_ref(),
             duration: started.elapsed(),
@@ -254,22 +251,32 @@ impl ServantProxy {
         result
     }
 
+    /// One call, ended by `deadline` wherever it waits: for a connection (`within`), for
+    /// room in the outbound queue (`send_with`), for its response (the connection's
+    /// deadline sweep). A call that needs no wait sets no timer.
     async fn call_until(
         &self,
         func: &str,
         buffer: Body,
         version: i16,
         request_id: Option<i32>,
-        (timeout, deadline): (Duration, Instant),
+        deadline: Deadline,
         picked: Option<&mut Option<Endpoint>>,
     ) -> TarsResult<Option<ResponsePacket>> {
         let conn = match &self.options.bound {
             Some(conn) if conn.is_closed() => return Err(conn.closed_error()),
             Some(conn) => conn.clone(),
             None => {
-                self.object
-                    .connection(self.options.endpoint, deadline)
-                    .await?
+                let (pinned, pick) = (self.options.endpoint, self.object.next_pick());
+                match self.object.ready_connection(pinned, pick) {
+                    Some(conn) => conn,
+                    None => {
+                        // Boxed: connecting (TLS and auth included) is a large future, and
+                        // every call's future would carry its size.
+                        let connect = self.object.connection(pinned, pick, deadline.at);
+                        Box::pin(deadline.within(connect)).await?
+                    }
+                }
             }
         };
         if let Some(picked) = picked {
@@ -281,7 +288,7 @@ impl ServantProxy {
         } else {
             NORMAL_PACKET
         };
-        let timeout_ms = timeout.as_millis().min(i32::MAX as u128) as i32;
+        let timeout_ms = deadline.timeout.as_millis().min(i32::MAX as u128) as i32;
         let counters = &self.object.counters;
         let endpoint = &conn.endpoint;
         let custom = self.object.custom_encoder.load(Ordering::Acquire);
@@ -330,12 +337,12 @@ impl ServantProxy {
                 .unwrap_or_else(|| Err(TarsError::Invalid("the request encoder panicked".into())))
         };
         if self.options.oneway {
-            return conn.send_with(encode).await.map(|()| None);
+            return conn.send_with(encode, deadline).await.map(|()| None);
         }
-        // Dropped at the deadline (by `timeout_at` in `call`), it forgets the call.
-        let waiter = conn.register(request_id)?;
-        conn.send_with(encode).await?;
-        waiter.response().await.map(Some)
+        // Fails at the deadline; dropped before (its caller went away), it forgets the call.
+        let waiter = conn.register(request_id, deadline)?;
+        conn.send_with(encode, deadline).await?;
+        waiter.await.map(Some)
     }
 
     /// The built-in keep-alive call; succeeds when the servant answers.
@@ -424,13 +431,9 @@ impl ServantProxy {
         &self,
         endpoint: &Endpoint,
     ) -> TarsResult<(ServantProxy, CancellationToken, bool)> {
-        let timeout = self.timeout();
-        let deadline = Instant::now() + timeout;
-        let connect = self.object.connection_to(endpoint, deadline);
-        let (conn, own) = match tokio::time::timeout_at(deadline, connect).await {
-            Ok(conn) => conn?,
-            Err(_) => return Err(TarsError::Timeout(timeout.as_millis() as u64)),
-        };
+        let deadline = Deadline::after(self.timeout());
+        let connect = self.object.connection_to(endpoint, deadline.at);
+        let (conn, own) = deadline.within(connect).await?;
         let token = conn.closed_token();
         let bound = self.with(|o| o.bound = Some(conn));
         Ok((bound, token, own))
@@ -486,7 +489,7 @@ impl ServantProxy {
     pub async fn connect(&self, index: usize) -> TarsResult<()> {
         let deadline = Instant::now() + self.timeout();
         self.object
-            .connection(Some(index), deadline)
+            .connection(Some(index), 0, deadline)
             .await
             .map(|_| ())
     }

@@ -593,3 +593,17 @@ async fn a_call_behind_a_hanging_connect_keeps_its_deadline() {
     slow.abort();
     drop(listener);
 }
+
+/// Every call's future is as large as its largest wait: connecting (TLS and auth) once made
+/// it 5 KiB; that and the back-pressure wait are boxed, and this keeps them so.
+#[test]
+fn a_call_future_stays_small() {
+    let comm = Communicator::new();
+    let proxy = comm.servant_proxy("A.B.C@tcp -h 127.0.0.1 -p 1").unwrap();
+    let invoke = proxy.invoke("f", proxy.params_writer());
+    let size = std::mem::size_of_val(&invoke);
+    assert!(
+        size <= 1024,
+        "ServantProxy::invoke's future is {size} bytes"
+    );
+}
