@@ -38,8 +38,6 @@ pub struct RequestParts<'a> {
     pub status: Option<&'a BTreeMap<String, String>>,
 }
 
-static EMPTY: BTreeMap<String, String> = BTreeMap::new();
-
 /// Runs `write` on a [`TarsWriter`] over `buf`, framed: 4-byte length, then the fields.
 fn framed(buf: &mut BytesMut, write: impl FnOnce(&mut TarsWriter)) {
     let start = buf.len();
@@ -62,9 +60,17 @@ pub fn encode_request_into(parts: &RequestParts<'_>, buf: &mut BytesMut) {
         w.write_str(6, parts.func_name);
         w.write_simple_list(7, parts.buffer);
         parts.timeout.encode(w, 8);
-        parts.context.unwrap_or(&EMPTY).encode(w, 9);
-        parts.status.unwrap_or(&EMPTY).encode(w, 10);
+        write_map_or_empty(w, 9, parts.context);
+        write_map_or_empty(w, 10, parts.status);
     });
+}
+
+/// A map field; the usual empty one is its head alone.
+fn write_map_or_empty(w: &mut TarsWriter, tag: u8, map: Option<&BTreeMap<String, String>>) {
+    match map {
+        Some(map) if !map.is_empty() => map.encode(w, tag),
+        _ => w.write_map_header(tag, 0),
+    }
 }
 
 /// Appends the framed TARS ResponsePacket (empty status) answering a request to `buf`.
@@ -84,7 +90,7 @@ pub fn encode_response_into(
         message_type.encode(w, 4);
         ret.encode(w, 5);
         w.write_simple_list(6, buffer);
-        EMPTY.encode(w, 7);
+        write_map_or_empty(w, 7, None);
         if !desc.is_empty() {
             w.write_str(8, desc);
         }

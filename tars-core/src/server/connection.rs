@@ -220,7 +220,7 @@ fn handle_frames<P: ConnectionProtocol>(
             Ok(None) => break,
             Err(e) => return Some(CloseReason::Error(e)),
         }
-        if conn.closed_token().is_cancelled() {
+        if conn.is_closing() {
             return Some(CloseReason::Closed);
         }
     }
@@ -309,8 +309,8 @@ where
             // writer waits for: register first, then look.
             this.conn.outbound.register(cx.waker());
             // Closed by a handler, the registry, a limit or a force close.
-            if this.conn.closed_token().is_cancelled() {
-                return Poll::Ready(if this.driving.force_close.is_cancelled() {
+            if this.conn.is_closing() {
+                return Poll::Ready(if this.conn.server_force_closed() {
                     CloseReason::Shutdown
                 } else {
                     CloseReason::Closed

@@ -189,9 +189,15 @@ impl Connection {
         SweepClose::reason(self.sweep_close.load(Ordering::Acquire))
     }
 
-    /// Closing: closed, or the server closes every connection by force.
-    fn is_closing(&self) -> bool {
-        self.closing.load(Ordering::Acquire) || self.server.force_closed.load(Ordering::Acquire)
+    /// Whether the server closes every connection by force.
+    pub(crate) fn server_force_closed(&self) -> bool {
+        self.server.force_closed.load(Ordering::Acquire)
+    }
+
+    /// Closing: closed, or the server closes every connection by force. Set before the
+    /// closed token is cancelled, and read without its lock (the driver checks it per frame).
+    pub(crate) fn is_closing(&self) -> bool {
+        self.closing.load(Ordering::Acquire) || self.server_force_closed()
     }
 
     /// Lets a request of `bytes` in, or says why not (it is then answered -9 at once instead
