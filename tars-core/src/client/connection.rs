@@ -138,15 +138,10 @@ impl ClientConnection {
                 });
         }
         // The deadline sweep is a task of its own, so a call still ends at its deadline
-        // while this connection's task is stuck (in a user's decoder, say). It ends with
-        // the connection.
+        // while this connection's task is stuck (in a user's decoder, say). It ends when
+        // that task's cleanup closes the table.
         let sweep = conn.clone();
-        tokio::spawn(async move {
-            tokio::select! {
-                _ = sweep.closed.cancelled() => {}
-                () = sweep.pending.run_deadlines() => {}
-            }
-        });
+        tokio::spawn(async move { sweep.pending.run_deadlines().await });
         let conn2 = conn.clone();
         match tls {
             Stream::Tcp(mut stream) => {

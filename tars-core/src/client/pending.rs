@@ -233,6 +233,8 @@ impl Pending {
                 .collect()
         };
         wakers.into_iter().for_each(Waker::wake);
+        // The sweep ends once it sees the table closed.
+        self.rearm.notify_one();
     }
 
     /// Fails the waiting calls whose deadline passed at `now` and sets the timer to the
@@ -258,12 +260,21 @@ impl Pending {
         wakers.into_iter().for_each(Waker::wake);
     }
 
-    /// The deadline sweep: fails each waiting call when its deadline passes. Never returns;
-    /// its task ends it when the connection closes.
+    /// The deadline sweep: fails each waiting call when its deadline passes, until
+    /// [`close`](Self::close) (which fails the rest). It does not stop at the connection's
+    /// token: a call still ends at its deadline while the connection's task, stuck in user
+    /// code, has not closed the table yet.
     pub(crate) async fn run_deadlines(&self) {
         loop {
-            // A register after this read leaves a permit in `rearm`: the wait below returns.
-            let armed = self.table().armed;
+            // A register or close after this read leaves a permit in `rearm`: the wait
+            // below returns.
+            let (armed, closed) = {
+                let table = self.table();
+                (table.armed, table.closed)
+            };
+            if closed {
+                return;
+            }
             match armed {
                 None => self.rearm.notified().await,
                 Some(at) => {
@@ -320,7 +331,7 @@ mod tests {
             ended
         };
         let ended = tokio::select! {
-            _ = sweep => unreachable!("the sweep never ends"),
+            _ = sweep => unreachable!("the sweep ends only with the table"),
             ended = calls => ended,
         };
         assert_eq!(ended, vec![(2, 100), (3, 200), (1, 300)]);
@@ -345,6 +356,23 @@ mod tests {
             !pending.complete(response(7)),
             "taken: nobody waits any more"
         );
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn the_sweep_ends_when_the_table_closes() {
+        let pending = Pending::new();
+        assert!(pending
+            .register(1, Deadline::after(Duration::from_secs(60)))
+            .is_ok());
+        let sweep = pending.run_deadlines();
+        let close = async {
+            tokio::time::sleep(Duration::from_millis(10)).await;
+            pending.close(|| TarsError::ConnectionClosed("gone".into()));
+        };
+        // The sweep returns (long before the call's deadline) once the table is closed.
+        let ((), ()) = tokio::join!(sweep, close);
+        let got = outcome(&pending, 1).await.expect("an entry");
+        assert!(matches!(got, Err(TarsError::ConnectionClosed(_))));
     }
 
     #[tokio::test]

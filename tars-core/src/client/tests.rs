@@ -315,6 +315,33 @@ async fn a_call_keeps_its_deadline_while_the_connection_task_is_stuck() {
     release.send(()).unwrap();
 }
 
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_call_keeps_its_deadline_when_a_stuck_connection_is_closed() {
+    let (port, _seen) = server(true, reply).await;
+    let comm = Communicator::new();
+    let proxy = comm
+        .servant_proxy(&target(port))
+        .unwrap()
+        .with_timeout(Duration::from_millis(300));
+    let (release, released) = std::sync::mpsc::channel();
+    proxy.set_response_decoder(StuckDecoder {
+        release: Mutex::new(Some(released)),
+        inner: TarsResponseDecoder::new(1 << 20),
+    });
+    let call = {
+        let proxy = proxy.clone();
+        tokio::spawn(async move { call(&proxy, "a").await })
+    };
+    // Closed while its task is stuck: the task cannot clean up, the sweep still runs.
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    proxy.disconnect(0);
+    let result = within("the call on a closed stuck connection", call)
+        .await
+        .unwrap();
+    assert!(matches!(result, Err(TarsError::Timeout(300))), "{result:?}");
+    release.send(()).unwrap();
+}
+
 #[tokio::test]
 async fn a_timed_out_call_is_forgotten_and_the_connection_stays() {
     let (port, seen) = server(true, |r| {
