@@ -501,6 +501,15 @@ enum Body {
     Writer(TarsWriter),
 }
 
+impl Drop for Body {
+    fn drop(&mut self) {
+        // The parameters were copied into the frame: the next call's writer reuses them.
+        if let Body::Writer(w) = self {
+            crate::protocol::recycle_params(std::mem::take(w).into_inner());
+        }
+    }
+}
+
 impl Body {
     fn as_slice(&self) -> &[u8] {
         match self {

@@ -13,6 +13,7 @@ pub use borrowed::{encode_request_into, encode_response_into, RequestHead, Reque
 pub use consts::*;
 pub use framing::{encode_frame, encode_frame_into, frame_body, FrameError, LengthPrefix};
 pub use packets::{RequestPacket, ResponsePacket};
+pub(crate) use params::recycle as recycle_params;
 pub use params::{ParamsReader, ParamsWriter};
 pub use response::decode_response;
 pub(crate) use response::peek_version;

@@ -5,11 +5,28 @@
 use super::{TARS_VERSION, TUP_VERSION};
 use crate::codec::{from_bytes, to_bytes, DecodeError, DecodeErrorKind};
 use crate::{TarsDecode, TarsEncode, TarsReader, TarsWriter};
-use bytes::Bytes;
+use bytes::{Bytes, BytesMut};
+use std::cell::Cell;
 use std::collections::BTreeMap;
 
 /// A TARS writer's first buffer: most calls' parameters fit, so it never grows.
 const PARAMS_CAPACITY: usize = 256;
+/// A recycled parameter buffer that grew past this is let go instead.
+const SPARE_KEEP: usize = 16 * 1024;
+
+thread_local! {
+    /// One parameter buffer this thread's calls gave back ([`recycle`]), for the next writer.
+    static SPARE: Cell<Option<BytesMut>> = const { Cell::new(None) };
+}
+
+/// Gives a parameter buffer whose bytes were copied into their frame back for the next
+/// [`ParamsWriter::new`] on this thread (no allocation per call).
+pub(crate) fn recycle(mut buf: BytesMut) {
+    if buf.capacity() <= SPARE_KEEP {
+        buf.clear();
+        SPARE.set(Some(buf));
+    }
+}
 
 /// TUP keys under which a response carries the return value.
 const TUP_RET_KEYS: [&str; 2] = ["", "tars_ret"];
@@ -29,8 +46,11 @@ impl ParamsWriter {
         if version == TUP_VERSION {
             ParamsWriter::Tup(BTreeMap::new())
         } else {
-            // Room for typical parameters without growing.
-            ParamsWriter::Tars(TarsWriter::with_capacity(PARAMS_CAPACITY))
+            // A recycled buffer, or room for typical parameters without growing.
+            let buf = SPARE
+                .take()
+                .unwrap_or_else(|| BytesMut::with_capacity(PARAMS_CAPACITY));
+            ParamsWriter::Tars(TarsWriter::from_buf(buf))
         }
     }
 
