@@ -10,6 +10,7 @@ ROUNDS=${ROUNDS:-5}
 SECS=${SECS:-4}
 PORT=${PORT:-37999}
 OUT=${OUT:-/tmp/proxy-floor-$(date -u +%Y%m%dT%H%M%S).jsonl}
+BUILD=${BUILD:-new}   # a label for the binaries in $BIN/new/ (their commit)
 OBJ="TestApp.HelloServer.HelloObj@tcp -h 127.0.0.1 -p $PORT"
 "$BIN/new/bench_server" --endpoint "tcp -h 127.0.0.1 -p $PORT -t 600000" \
   --push-endpoint "tcp -h 127.0.0.1 -p $((PORT + 1)) -t 600000" >/dev/null 2>&1 &
@@ -25,6 +26,6 @@ for round in $(seq "$ROUNDS"); do
       raw) flag=(--raw) ;;
     esac
     line=$("$BIN/new/bench" rpc "$OBJ" ${flag[@]+"${flag[@]}"} "${load[@]}" 2>/dev/null | tail -1)
-    printf '{"row":"%s","round":%s,"result":%s}\n' "$client" "$round" "${line:-null}" | tee -a "$OUT"
+    printf '{"build":"%s","row":"%s","round":%s,"result":%s}\n' "$BUILD" "$client" "$round" "${line:-null}" | tee -a "$OUT"
   done
 done
