@@ -363,9 +363,8 @@ impl ObjectProxy {
         pinned: Option<usize>,
         pick: usize,
     ) -> Option<Arc<ClientConnection>> {
-        if self.shutdown.is_cancelled() {
-            return None;
-        }
+        // No check of the shutdown token here: it is every connection's parent, so after a
+        // shutdown no connection is live and the call goes on to `connection`, which fails.
         let slots = self.slots.read().unwrap_or_else(|e| e.into_inner());
         let slot = match pinned {
             Some(i) => slots.get(i)?,
