@@ -96,6 +96,28 @@ fn rpc_raw_against_bench_server_with_baseline() {
     assert!(out[0]["ratio"].is_number());
 }
 
+#[test]
+fn rpc_raw_task_per_call_against_bench_server() {
+    let server = bench_server();
+    let target = hello_target(server.port);
+    let out = bench(&[
+        "rpc",
+        &target,
+        "--raw",
+        "--task-per-call",
+        "--connections",
+        "2",
+        "--in-flight",
+        "8",
+        "--seconds",
+        "1",
+    ]);
+    assert_keys(&out[0], RPC_KEYS);
+    assert_eq!(out[0]["mode"], "rpc-raw-tasks");
+    assert!(out[0]["calls"].as_u64().unwrap() > 0, "{:?}", out[0]);
+    assert_eq!(out[0]["errors"], 0);
+}
+
 /// `rpc` in-process at 2,000 calls/s (open loop) with `client` flags: calls are made, none
 /// fails, and never more than were due in the window.
 fn open_loop_keeps_to_its_rate(client: &[&str]) {

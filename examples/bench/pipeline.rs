@@ -20,6 +20,31 @@ pub trait Wire: Clone + Send + Sync + 'static {
     fn verify(&self, frame: &[u8]) -> Result<(), String>;
 }
 
+/// Writes what the socket takes of `wbuf` now; the rest waits for writability.
+pub fn write_what_fits(stream: &TcpStream, wbuf: &mut BytesMut) -> Result<(), String> {
+    while !wbuf.is_empty() {
+        match stream.try_write(wbuf) {
+            Ok(n) => wbuf.advance(n),
+            Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => break,
+            Err(e) => return Err(format!("write: {e}")),
+        }
+    }
+    Ok(())
+}
+
+/// Reads what the socket has into `rbuf` (growing it when nearly full): the bytes read (0:
+/// the peer closed), or `None` when a readiness was spurious.
+pub fn read_what_came(stream: &TcpStream, rbuf: &mut BytesMut) -> Result<Option<usize>, String> {
+    if rbuf.capacity() - rbuf.len() < 16 * 1024 {
+        rbuf.reserve(64 * 1024);
+    }
+    match stream.try_read_buf(rbuf) {
+        Ok(n) => Ok(Some(n)),
+        Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => Ok(None),
+        Err(e) => Err(format!("read: {e}")),
+    }
+}
+
 /// One pipelined connection: keeps `in_flight` requests outstanding (closed loop) or sends
 /// `rate` requests per second with at most `in_flight` outstanding (open loop, latency from
 /// each request's intended send time). Writes every request of a batch at once and splits
@@ -73,14 +98,7 @@ async fn pipelined_conn<W: Wire>(
         }
     }
     loop {
-        // Write what the socket takes now; the rest waits for writability.
-        while !wbuf.is_empty() {
-            match stream.try_write(&wbuf) {
-                Ok(n) => wbuf.advance(n),
-                Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => break,
-                Err(e) => return Err(format!("write: {e}")),
-            }
-        }
+        write_what_fits(&stream, &mut wbuf)?;
         let now = Instant::now();
         if now >= window.end && outstanding == 0 {
             break;
@@ -93,14 +111,10 @@ async fn pipelined_conn<W: Wire>(
             biased;
             ready = stream.readable() => {
                 ready.map_err(|e| format!("read: {e}"))?;
-                if rbuf.capacity() - rbuf.len() < 16 * 1024 {
-                    rbuf.reserve(64 * 1024);
-                }
-                match stream.try_read_buf(&mut rbuf) {
-                    Ok(0) => return Err("connection closed by the server".into()),
-                    Ok(_) => {}
-                    Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => continue,
-                    Err(e) => return Err(format!("read: {e}")),
+                match read_what_came(&stream, &mut rbuf)? {
+                    Some(0) => return Err("connection closed by the server".into()),
+                    Some(_) => {}
+                    None => continue,
                 }
                 let done = Instant::now();
                 let mut consumed = 0;

@@ -8,7 +8,7 @@
 
 use crate::args::{fail, Load};
 use crate::measure::{gather, join_all_parts, Partial, Window};
-use crate::pipeline::Wire;
+use crate::pipeline::{read_what_came, write_what_fits, Wire};
 use crate::report::Report;
 use bytes::{Buf, BytesMut};
 use futures_util::task::AtomicWaker;
@@ -41,25 +41,15 @@ async fn driver<W: Wire>(stream: TcpStream, wire: W, shared: Arc<Shared>) -> Res
     let n = shared.slots.len() as u32;
     let mut verified = false;
     loop {
-        while !wbuf.is_empty() {
-            match stream.try_write(&wbuf) {
-                Ok(k) => wbuf.advance(k),
-                Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => break,
-                Err(e) => return Err(format!("write: {e}")),
-            }
-        }
+        write_what_fits(&stream, &mut wbuf)?;
         tokio::select! {
             biased;
             ready = stream.readable() => {
                 ready.map_err(|e| format!("read: {e}"))?;
-                if rbuf.capacity() - rbuf.len() < 16 * 1024 {
-                    rbuf.reserve(64 * 1024);
-                }
-                match stream.try_read_buf(&mut rbuf) {
-                    Ok(0) => return Ok(()),
-                    Ok(_) => {}
-                    Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => continue,
-                    Err(e) => return Err(format!("read: {e}")),
+                match read_what_came(&stream, &mut rbuf)? {
+                    Some(0) => return Ok(()),
+                    Some(_) => {}
+                    None => continue,
                 }
                 let mut consumed = 0;
                 while let Some((len, id)) = wire.parse(&rbuf[consumed..])? {

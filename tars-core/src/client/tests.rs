@@ -292,10 +292,9 @@ impl ResponseDecoder for StuckDecoder {
     }
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_call_keeps_its_deadline_while_the_connection_task_is_stuck() {
-    let (port, _seen) = server(true, reply).await;
-    let comm = Communicator::new();
+/// A proxy to `port` (300 ms timeout) whose connection's task gets stuck in its first
+/// decode until the returned sender sends.
+fn stuck_proxy(comm: &Communicator, port: u16) -> (ServantProxy, std::sync::mpsc::Sender<()>) {
     let proxy = comm
         .servant_proxy(&target(port))
         .unwrap()
@@ -305,6 +304,14 @@ async fn a_call_keeps_its_deadline_while_the_connection_task_is_stuck() {
         release: Mutex::new(Some(released)),
         inner: TarsResponseDecoder::new(1 << 20),
     });
+    (proxy, release)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_call_keeps_its_deadline_while_the_connection_task_is_stuck() {
+    let (port, _seen) = server(true, reply).await;
+    let comm = Communicator::new();
+    let (proxy, release) = stuck_proxy(&comm, port);
     let result = within("the call on a stuck connection", call(&proxy, "a")).await;
     assert!(matches!(result, Err(TarsError::Timeout(300))), "{result:?}");
     assert_eq!(
@@ -319,15 +326,7 @@ async fn a_call_keeps_its_deadline_while_the_connection_task_is_stuck() {
 async fn a_call_keeps_its_deadline_when_a_stuck_connection_is_closed() {
     let (port, _seen) = server(true, reply).await;
     let comm = Communicator::new();
-    let proxy = comm
-        .servant_proxy(&target(port))
-        .unwrap()
-        .with_timeout(Duration::from_millis(300));
-    let (release, released) = std::sync::mpsc::channel();
-    proxy.set_response_decoder(StuckDecoder {
-        release: Mutex::new(Some(released)),
-        inner: TarsResponseDecoder::new(1 << 20),
-    });
+    let (proxy, release) = stuck_proxy(&comm, port);
     let call = {
         let proxy = proxy.clone();
         tokio::spawn(async move { call(&proxy, "a").await })
