@@ -9,7 +9,8 @@
 # (-d) after the measured run, so start-up is excluded. client: two runs of SHORT and LONG
 # seconds; (Ir(LONG) - Ir(SHORT)) / (calls(LONG) - calls(SHORT)) cancels start-up and report.
 # Calls are the client's in-window count (a closed loop's last in-flight calls are not
-# counted: under 1 % here). KEEP=1 keeps the callgrind files for callgrind_annotate.
+# counted: under 1 % here). CLIENT_ARGS="--raw" (or "--raw --task-per-call") measures another
+# client mode. KEEP=1 keeps the callgrind files for callgrind_annotate.
 set -u
 BUILD=${1:?old|new}; SIDE=${2:?server|client}
 BIN=${BIN:-/tmp/callpath-bin}
@@ -40,7 +41,7 @@ else
   wait_listening "$DIR/out"
   one() {
     local n
-    n=$(valgrind --tool=callgrind --callgrind-out-file="$DIR/client.$1" "$BIN/$BUILD/bench" rpc "$OBJ" --connections 2 --in-flight 100 --seconds "$1" --warmup 0 --json 2>/dev/null | calls)
+    n=$(valgrind --tool=callgrind --callgrind-out-file="$DIR/client.$1" "$BIN/$BUILD/bench" rpc "$OBJ" --connections 2 --in-flight 100 --seconds "$1" --warmup 0 --json ${CLIENT_ARGS:-} 2>/dev/null | calls)
     echo "$n $(summary "$DIR/client.$1")"
   }
   read -r N1 I1 < <(one "${SHORT:-1}")

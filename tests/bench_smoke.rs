@@ -233,6 +233,32 @@ fn codec_runs() {
     }
 }
 
+/// `sendfloor` with readers: every round reaches every socket (it fails otherwise), and the
+/// figures it reports are consistent.
+#[test]
+fn sendfloor_with_readers() {
+    let out = bench(&[
+        "sendfloor",
+        "--sockets",
+        "64",
+        "--threads",
+        "2",
+        "--rounds",
+        "3",
+        "--readers",
+    ]);
+    let row = &out[0];
+    assert_keys(
+        row,
+        &["mode", "sockets", "threads", "pass_ms_p50", "us_per_send"],
+    );
+    assert_eq!(row["mode"], "sendfloor");
+    assert_eq!(row["sockets"], 64);
+    let (min, p50) = (row["pass_ms_min"].as_f64(), row["pass_ms_p50"].as_f64());
+    assert!(min.unwrap() > 0.0 && min <= p50, "{row:?}");
+    assert!(row["spread_ms_p50"].as_f64().is_some(), "{row:?}");
+}
+
 #[test]
 fn conns_against_bench_server() {
     let server = bench_server();

@@ -16,6 +16,7 @@ pub const USAGE: &str = "usage:
   bench push --demo [--clients K] [--rate R] [--seconds S] [--target OBJ@EP] [--gap-ms MS]
   bench conns --count N --pid PID [--target HOST:PORT] [--obj OBJ] [--func F]
   bench codec [--seconds S]
+  bench sendfloor [--sockets N] [--threads T] [--rounds R] [--frame B] [--readers]   (the kernel's loopback send alone)
 common: --json (one JSON object per result line), --warmup S (default 0.5)";
 
 /// Flags that take a value (so the positional arguments can be told apart).
@@ -37,6 +38,10 @@ const VALUE_FLAGS: &[&str] = &[
     "empty-layers",
     "gap-ms",
     "func",
+    "sockets",
+    "threads",
+    "rounds",
+    "frame",
 ];
 
 /// The arguments that are neither flags nor flag values: the mode, then its target.

@@ -12,6 +12,7 @@
 //! bench push --demo --clients 1000 --rate 1 --target "TestApp.PushCallbackServer.PushObj@tcp -h 127.0.0.1 -p 9316"
 //! bench conns --count 5000 --pid PID [--target 127.0.0.1:8999]
 //! bench codec [--seconds 2]
+//! bench sendfloor --sockets 1000 --threads 2 [--readers]   # the kernel's own cost of a fan-out
 //! ```
 //! Every mode prints a table; `--json` prints one JSON object per result line instead (the
 //! table then goes to stderr). Every mode stops by itself and talks to loopback only.
@@ -21,7 +22,8 @@
 //! `report` (histograms, table, JSON), `sys` (fd limit, in-process servers), `rpc` (the
 //! mode) with `rpc_proxy` and `rpc_raw`, `pipeline` (the lean client of `rpc --raw` and
 //! `baseline`), `task_per_call` (the floor of a client with a task per call: `rpc --raw
-//! --task-per-call`), `baseline`, `push` (with `push_demo`), `conns` and `codec`.
+//! --task-per-call`), `baseline`, `push` (with `push_demo`), `conns`, `codec` and `sendfloor` (the kernel's
+//! loopback `write` alone, the floor under a push fan-out).
 
 mod args;
 mod baseline;
@@ -35,6 +37,7 @@ mod report;
 mod rpc;
 mod rpc_proxy;
 mod rpc_raw;
+mod sendfloor;
 mod sys;
 mod task_per_call;
 
@@ -58,6 +61,7 @@ fn main() {
         "push" => push::main(&rt),
         "conns" => conns::main(&rt),
         "codec" => codec::main(),
+        "sendfloor" => sendfloor::main(),
         _ => {
             eprintln!("{USAGE}");
             std::process::exit(2);
