@@ -28,7 +28,7 @@ use std::future::Future;
 use std::pin::Pin;
 use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
 use std::sync::{Arc, OnceLock};
-use std::task::{Context, Poll};
+use std::task::{Context, Poll, RawWakerVTable, Waker};
 use std::time::Duration;
 use tokio::io::AsyncReadExt;
 use tokio::net::TcpStream;
@@ -74,6 +74,9 @@ pub(crate) struct ClientConnection {
     pending: Pending,
     next_id: AtomicU32,
     closed: CancellationToken,
+    /// Set when the connection closes (before `closed` is cancelled by it, or right after
+    /// its parent was): what calls check, an atomic read instead of the token's lock.
+    closing: AtomicBool,
     /// Set by the server's `_reconnect_` notice: no new calls; closes once none is pending.
     retired: AtomicBool,
     max_frame_len: usize,
@@ -126,6 +129,7 @@ impl ClientConnection {
             pending: Pending::new(),
             next_id: AtomicU32::new(1),
             closed: parent.child_token(),
+            closing: AtomicBool::new(false),
             retired: AtomicBool::new(false),
             max_frame_len: limits.max_frame_len,
             close_reason: OnceLock::new(),
@@ -160,8 +164,10 @@ impl ClientConnection {
         Ok(conn)
     }
 
+    /// Whether the connection closed. After a communicator shutdown this turns true once
+    /// the connection's task has seen it (a call in that moment fails with the close).
     pub(crate) fn is_closed(&self) -> bool {
-        self.closed.is_cancelled()
+        self.closing.load(Ordering::Acquire)
     }
 
     /// Whether new calls may use this connection: open and not retired by the server.
@@ -178,6 +184,7 @@ impl ClientConnection {
 
     /// Closes the connection: its task ends, its calls fail at once.
     pub(crate) fn close(&self) {
+        self.closing.store(true, Ordering::Release);
         self.closed.cancel();
     }
 
@@ -202,18 +209,21 @@ impl ClientConnection {
     }
 
     /// Registers a call waiting for `request_id` until `deadline` (past it, the call fails
-    /// with its timeout error). Fails if the connection already closed or the id is in use.
-    /// Dropping the returned [`PendingCall`] before its outcome came forgets the call.
+    /// with its timeout error), to be woken through `waker`, the waker of the task that
+    /// awaits the returned [`PendingCall`]. Fails if the connection already closed or the
+    /// id is in use. Dropping the [`PendingCall`] before its outcome came forgets the call.
     pub(crate) fn register(
         &self,
         request_id: i32,
         deadline: Deadline,
+        waker: &Waker,
     ) -> TarsResult<PendingCall<'_>> {
-        match self.pending.register(request_id, deadline) {
+        match self.pending.register(request_id, deadline, Some(waker)) {
             Ok(()) => Ok(PendingCall {
                 conn: self,
                 id: request_id,
                 done: false,
+                registered_with: Some(identity(waker)),
             }),
             Err(RegisterError::Closed) => Err(self.closed_error()),
             Err(RegisterError::InUse) => Err(TarsError::Invalid(format!(
@@ -318,6 +328,18 @@ pub(crate) struct PendingCall<'a> {
     id: i32,
     /// Set once the outcome was taken (the entry is gone from `pending` then).
     done: bool,
+    /// Which waker the entry holds, until the first poll: a first poll with that same waker
+    /// has nothing to look up (an outcome that came since has woken it, so it is polled
+    /// again), and skips the table's lock.
+    registered_with: Option<(usize, usize)>,
+}
+
+/// A waker's identity, as [`Waker::will_wake`] compares them.
+fn identity(waker: &Waker) -> (usize, usize) {
+    (
+        waker.data() as usize,
+        waker.vtable() as *const RawWakerVTable as usize,
+    )
 }
 
 impl Future for PendingCall<'_> {
@@ -325,6 +347,9 @@ impl Future for PendingCall<'_> {
 
     fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
         let conn = self.conn;
+        if self.registered_with.take() == Some(identity(cx.waker())) {
+            return Poll::Pending;
+        }
         let taken = std::task::ready!(conn.pending.poll_take(self.id, cx));
         self.done = true;
         Poll::Ready(match taken {
@@ -359,6 +384,7 @@ impl Drop for Cleanup<'_> {
         let conn = self.conn;
         debug!(endpoint = %conn.endpoint, reason = %self.reason, "client connection closed");
         let _ = conn.close_reason.set(std::mem::take(&mut self.reason));
+        conn.closing.store(true, Ordering::Release);
         // Fails every waiting call and refuses new ones (under the table's lock, so no
         // register slips past it).
         conn.pending.close(|| conn.closed_error());

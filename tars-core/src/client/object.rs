@@ -351,27 +351,32 @@ impl ObjectProxy {
     }
 
     /// The round-robin position of the next call.
-    pub(super) fn next_pick(&self) -> usize {
+    fn next_pick(&self) -> usize {
         self.next_slot.fetch_add(1, Ordering::Relaxed)
     }
 
     /// The live connection a call takes without waiting, if there is one: the pinned
-    /// endpoint's, or the one at round-robin position `pick`. `None` sends the call to
-    /// [`connection`](Self::connection) with the same `pick`.
+    /// endpoint's, or the next one in round-robin order. `Err(pick)` sends the call to
+    /// [`connection`](Self::connection) with that round-robin position.
     pub(super) fn ready_connection(
         &self,
         pinned: Option<usize>,
-        pick: usize,
-    ) -> Option<Arc<ClientConnection>> {
+    ) -> Result<Arc<ClientConnection>, usize> {
         // No check of the shutdown token here: it is every connection's parent, so after a
         // shutdown no connection is live and the call goes on to `connection`, which fails.
         let slots = self.slots.read().unwrap_or_else(|e| e.into_inner());
-        let slot = match pinned {
-            Some(i) => slots.get(i)?,
-            None if slots.is_empty() => return None,
-            None => &slots[pick % slots.len()],
+        let (slot, pick) = match (pinned, slots.len()) {
+            (Some(i), _) => (slots.get(i), i),
+            // One endpoint: every position picks it, and the shared counter is left alone
+            // (callers on every thread would write its cache line).
+            (None, 1) => (slots.first(), 0),
+            (None, 0) => (None, self.next_pick()),
+            (None, n) => {
+                let pick = self.next_pick();
+                (slots.get(pick % n), pick)
+            }
         };
-        slot.live()
+        slot.and_then(|slot| slot.live()).ok_or(pick)
     }
 
     /// A live connection: the pinned endpoint, or round robin from position `start` over

@@ -141,8 +141,14 @@ impl Pending {
         self.table().calls.len()
     }
 
-    /// Registers a call waiting for `id` until `deadline`.
-    pub(crate) fn register(&self, id: i32, deadline: Deadline) -> Result<(), RegisterError> {
+    /// Registers a call waiting for `id` until `deadline`; `waker` (if any) is woken when
+    /// its outcome comes, as if the call had been polled with it.
+    pub(crate) fn register(
+        &self,
+        id: i32,
+        deadline: Deadline,
+        waker: Option<&Waker>,
+    ) -> Result<(), RegisterError> {
         let rearm = {
             let mut table = self.table();
             if table.closed {
@@ -153,7 +159,7 @@ impl Pending {
                 Slot::Vacant(slot) => {
                     slot.insert(Entry {
                         deadline,
-                        state: State::Waiting(None),
+                        state: State::Waiting(waker.cloned()),
                     });
                 }
             }
@@ -193,25 +199,21 @@ impl Pending {
         cx: &mut Context<'_>,
     ) -> Poll<Option<(TarsResult<ResponsePacket>, usize)>> {
         let mut table = self.table();
-        let Some(entry) = table.calls.get_mut(&id) else {
+        // One probe: the entry is looked at and, when done, taken out through one slot.
+        let Slot::Occupied(mut slot) = table.calls.entry(id) else {
             return Poll::Ready(None);
         };
-        match &mut entry.state {
-            State::Waiting(waker) => {
-                match waker {
-                    Some(w) if w.will_wake(cx.waker()) => {}
-                    _ => *waker = Some(cx.waker().clone()),
-                }
-                Poll::Pending
+        if let State::Waiting(waker) = &mut slot.get_mut().state {
+            match waker {
+                Some(w) if w.will_wake(cx.waker()) => {}
+                _ => *waker = Some(cx.waker().clone()),
             }
-            State::Done(_) => {
-                let outcome = match table.calls.remove(&id).map(|e| e.state) {
-                    Some(State::Done(outcome)) => outcome,
-                    _ => unreachable!("the entry was just seen done"),
-                };
-                Poll::Ready(Some((outcome, table.calls.len())))
-            }
+            return Poll::Pending;
         }
+        let State::Done(outcome) = slot.remove().state else {
+            unreachable!("the entry was just seen done")
+        };
+        Poll::Ready(Some((outcome, table.calls.len())))
     }
 
     /// Forgets call `id` (its caller gave up); returns the number of calls left.
@@ -312,13 +314,13 @@ mod tests {
         let start = Instant::now();
         // Registered out of deadline order: the sweep re-arms for the earlier one.
         assert!(pending
-            .register(1, Deadline::after(Duration::from_millis(300)))
+            .register(1, Deadline::after(Duration::from_millis(300)), None)
             .is_ok());
         assert!(pending
-            .register(2, Deadline::after(Duration::from_millis(100)))
+            .register(2, Deadline::after(Duration::from_millis(100)), None)
             .is_ok());
         assert!(pending
-            .register(3, Deadline::after(Duration::from_millis(200)))
+            .register(3, Deadline::after(Duration::from_millis(200)), None)
             .is_ok());
         let sweep = pending.run_deadlines();
         let calls = async {
@@ -342,7 +344,7 @@ mod tests {
     async fn an_answered_call_is_not_failed_by_the_sweep() {
         let pending = Pending::new();
         assert!(pending
-            .register(7, Deadline::after(Duration::from_millis(50)))
+            .register(7, Deadline::after(Duration::from_millis(50)), None)
             .is_ok());
         assert!(pending.complete(response(7)));
         let sweep = pending.run_deadlines();
@@ -362,7 +364,7 @@ mod tests {
     async fn the_sweep_ends_when_the_table_closes() {
         let pending = Pending::new();
         assert!(pending
-            .register(1, Deadline::after(Duration::from_secs(60)))
+            .register(1, Deadline::after(Duration::from_secs(60)), None)
             .is_ok());
         let sweep = pending.run_deadlines();
         let close = async {
@@ -379,17 +381,17 @@ mod tests {
     async fn close_fails_waiting_calls_and_refuses_new_ones() {
         let pending = Pending::new();
         assert!(pending
-            .register(1, Deadline::after(Duration::from_secs(5)))
+            .register(1, Deadline::after(Duration::from_secs(5)), None)
             .is_ok());
         assert!(matches!(
-            pending.register(1, Deadline::after(Duration::from_secs(5))),
+            pending.register(1, Deadline::after(Duration::from_secs(5)), None),
             Err(RegisterError::InUse)
         ));
         pending.close(|| TarsError::ConnectionClosed("gone".into()));
         let got = outcome(&pending, 1).await.expect("an entry");
         assert!(matches!(got, Err(TarsError::ConnectionClosed(_))));
         assert!(matches!(
-            pending.register(2, Deadline::after(Duration::from_secs(5))),
+            pending.register(2, Deadline::after(Duration::from_secs(5)), None),
             Err(RegisterError::Closed)
         ));
         assert_eq!(pending.forget(1), 0);

@@ -20,6 +20,7 @@ use std::collections::BTreeMap;
 use std::future::Future;
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
+use std::task::{Context, Poll};
 use std::time::Duration;
 use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
@@ -267,10 +268,10 @@ impl ServantProxy {
             Some(conn) if conn.is_closed() => return Err(conn.closed_error()),
             Some(conn) => conn.clone(),
             None => {
-                let (pinned, pick) = (self.options.endpoint, self.object.next_pick());
-                match self.object.ready_connection(pinned, pick) {
-                    Some(conn) => conn,
-                    None => {
+                let pinned = self.options.endpoint;
+                match self.object.ready_connection(pinned) {
+                    Ok(conn) => conn,
+                    Err(pick) => {
                         // Boxed: connecting (TLS and auth included) is a large future, and
                         // every call's future would carry its size.
                         let connect = self.object.connection(pinned, pick, deadline.at);
@@ -340,7 +341,9 @@ impl ServantProxy {
             return conn.send_with(encode, deadline).await.map(|()| None);
         }
         // Fails at the deadline; dropped before (its caller went away), it forgets the call.
-        let waiter = conn.register(request_id, deadline)?;
+        let register =
+            |cx: &mut Context<'_>| Poll::Ready(conn.register(request_id, deadline, cx.waker()));
+        let waiter = std::future::poll_fn(register).await?;
         conn.send_with(encode, deadline).await?;
         waiter.await.map(Some)
     }
