@@ -2,9 +2,12 @@
 # The push latency rows against the kernel's own floor on this machine, interleaved, ROUNDS
 # rounds; one JSON line per result in $OUT, tagged with "row" and "repeat":
 #   demo       1,000 clients (`push --demo`) of our push_callback_server pushing once a second
+#   ideal1/2   `push --demo` (the same client) against `bench floorserver`, a PushCallbackDemo
+#              server that only writes a pre-encoded frame with one / two blocking threads
 #   floor1/2   `bench sendfloor`: 1,000 loopback sockets written by one / two threads while a
 #              two-worker runtime reads them (no TARS code: the spread the kernel alone gives)
-#   push10k    10,000 clients x 10 pushes/s of bench_server --push-rate 10 (BIG=0 skips it)
+#   push10k    10,000 clients x 10 pushes/s of bench_server --push-rate 10 (BIG=0 skips it),
+#              and push10k-server, the server's own totals on exit (paced broadcast pushes/s)
 #   floor10k   `bench sendfloor` at 9,900 sockets (a process holds both ends), two threads
 #
 #   BIN=/tmp/callpath-bin/new ROUNDS=3 SECS=8 bash bench/push_floor.sh
@@ -30,14 +33,22 @@ for r in $(seq "$ROUNDS"); do
     --target "TestApp.PushCallbackServer.PushObj@tcp -h 127.0.0.1 -p $PORT" 2>/dev/null | tag demo "$r" || true
   kill "$pid"; wait "$pid" 2>/dev/null || true
   for t in 1 2; do
+    "$BIN/bench" floorserver --listen "127.0.0.1:$((PORT + 1))" --threads "$t" >/dev/null 2>&1 & pid=$!
+    wait_port "$((PORT + 1))"
+    timeout 120 "$BIN/bench" push --demo --clients "$CLIENTS" --rate 1 --seconds "$SECS" --json \
+      --target "TestApp.PushCallbackServer.PushObj@tcp -h 127.0.0.1 -p $((PORT + 1))" 2>/dev/null | tag "ideal$t" "$r" || true
+    kill "$pid"; wait "$pid" 2>/dev/null || true
+  done
+  for t in 1 2; do
     "$BIN/bench" sendfloor --sockets "$CLIENTS" --threads "$t" --rounds 20 --readers --json 2>/dev/null | tag "floor$t" "$r"
   done
   [ "${BIG:-1}" = 1 ] || continue
   "$BIN/bench_server" --endpoint "tcp -h 127.0.0.1 -p 28999 -t 600000" \
-    --push-endpoint "tcp -h 127.0.0.1 -p 29000 -t 600000" --push-rate 10 >/dev/null 2>&1 & pid=$!
+    --push-endpoint "tcp -h 127.0.0.1 -p 29000 -t 600000" --push-rate 10 >/tmp/push-floor-server.out 2>&1 & pid=$!
   wait_port 29000
   timeout 180 "$BIN/bench" push --clients 10000 --rate 10 --seconds "$SECS" --json \
     --target "TestApp.HelloServer.PushObj@tcp -h 127.0.0.1 -p 29000" 2>/dev/null | tag push10k "$r" || true
   kill "$pid"; wait "$pid" 2>/dev/null || true
+  grep '^{' /tmp/push-floor-server.out | tag push10k-server "$r" || true
   "$BIN/bench" sendfloor --sockets 9900 --threads 2 --rounds 10 --readers --json 2>/dev/null | tag floor10k "$r"
 done

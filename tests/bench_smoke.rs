@@ -233,6 +233,44 @@ fn codec_runs() {
     }
 }
 
+/// `push --demo` against `floorserver`: its `registerPush` answers let every client
+/// register, and every round of its pushes reaches every client.
+#[test]
+fn push_demo_against_the_floor_server() {
+    let mut cmd = Command::new(example_bin("bench"));
+    cmd.args([
+        "floorserver",
+        "--listen",
+        "127.0.0.1:0",
+        "--threads",
+        "2",
+        "--interval-ms",
+        "200",
+    ]);
+    let server = spawn_listening(cmd);
+    let target = format!(
+        "TestApp.PushCallbackServer.PushObj@tcp -h 127.0.0.1 -p {}",
+        server.port
+    );
+    let out = bench(&[
+        "push",
+        "--demo",
+        "--clients",
+        "20",
+        "--rate",
+        "5",
+        "--seconds",
+        "2",
+        "--target",
+        &target,
+    ]);
+    let row = &out[0];
+    assert_eq!(row["mode"], "push-demo");
+    assert!(row["rounds"].as_u64().unwrap() > 0, "{row:?}");
+    assert!(row["received"].as_u64().unwrap() > 0, "{row:?}");
+    assert_eq!(row["lost"], 0, "{row:?}");
+}
+
 /// `sendfloor` with readers: every round reaches every socket (it fails otherwise), and the
 /// figures it reports are consistent.
 #[test]

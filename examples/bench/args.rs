@@ -17,6 +17,7 @@ pub const USAGE: &str = "usage:
   bench conns --count N --pid PID [--target HOST:PORT] [--obj OBJ] [--func F]
   bench codec [--seconds S]
   bench sendfloor [--sockets N] [--threads T] [--rounds R] [--frame B] [--readers]   (the kernel's loopback send alone)
+  bench floorserver [--listen HOST:PORT] [--threads T] [--interval-ms MS]   (a PushCallbackDemo server doing only blocking writes)
 common: --json (one JSON object per result line), --warmup S (default 0.5)";
 
 /// Flags that take a value (so the positional arguments can be told apart).
@@ -42,6 +43,7 @@ const VALUE_FLAGS: &[&str] = &[
     "threads",
     "rounds",
     "frame",
+    "interval-ms",
 ];
 
 /// The arguments that are neither flags nor flag values: the mode, then its target.

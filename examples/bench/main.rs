@@ -13,6 +13,7 @@
 //! bench conns --count 5000 --pid PID [--target 127.0.0.1:8999]
 //! bench codec [--seconds 2]
 //! bench sendfloor --sockets 1000 --threads 2 [--readers]   # the kernel's own cost of a fan-out
+//! bench floorserver --listen 127.0.0.1:29317 --threads 2    # the least a PushCallbackDemo server does
 //! ```
 //! Every mode prints a table; `--json` prints one JSON object per result line instead (the
 //! table then goes to stderr). Every mode stops by itself and talks to loopback only.
@@ -22,13 +23,15 @@
 //! `report` (histograms, table, JSON), `sys` (fd limit, in-process servers), `rpc` (the
 //! mode) with `rpc_proxy` and `rpc_raw`, `pipeline` (the lean client of `rpc --raw` and
 //! `baseline`), `task_per_call` (the floor of a client with a task per call: `rpc --raw
-//! --task-per-call`), `baseline`, `push` (with `push_demo`), `conns`, `codec` and `sendfloor` (the kernel's
-//! loopback `write` alone, the floor under a push fan-out).
+//! --task-per-call`), `baseline`, `push` (with `push_demo`), `conns`, `codec`, `sendfloor` (the kernel's
+//! loopback `write` alone, the floor under a push fan-out) and `floor_server` (a
+//! PushCallbackDemo server that does nothing but pre-encoded blocking writes, for `push --demo`).
 
 mod args;
 mod baseline;
 mod codec;
 mod conns;
+mod floor_server;
 mod measure;
 mod pipeline;
 mod push;
@@ -62,6 +65,7 @@ fn main() {
         "conns" => conns::main(&rt),
         "codec" => codec::main(),
         "sendfloor" => sendfloor::main(),
+        "floorserver" => floor_server::main(),
         _ => {
             eprintln!("{USAGE}");
             std::process::exit(2);
