@@ -39,7 +39,7 @@ impl ResponseDecoder for TarsResponseDecoder {
         let Some(frame) = self.framing.split_frame(buf).map_err(|e| e.to_string())? else {
             return Ok(None);
         };
-        let body = frame_body(&frame);
+        let body = frame_body(frame);
         let version = match peek_version(&body) {
             Some(version) => version,
             None => TarsReader::new(body.clone())

@@ -81,7 +81,7 @@ async fn server(
                         }
                         while let Some(frame) = framing.split_frame(&mut buf).unwrap() {
                             let request =
-                                RequestPacket::from_tars_bytes(frame_body(&frame)).unwrap();
+                                RequestPacket::from_tars_bytes(frame_body(frame)).unwrap();
                             seen.requests
                                 .lock()
                                 .unwrap()

@@ -224,7 +224,7 @@ mod tests {
                 );
                 assert_eq!(&ours[6..], &encode_frame(&packet)[..]);
                 let frame = Bytes::copy_from_slice(&ours[6..]);
-                let head = RequestHead::decode(frame_body(&frame)).unwrap();
+                let head = RequestHead::decode(frame_body(frame)).unwrap();
                 assert_eq!(head.servant_name_str(), packet.servant_name);
                 assert_eq!(head.func_name, packet.func_name);
                 assert_eq!(head.buffer, packet.buffer);

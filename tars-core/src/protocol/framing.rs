@@ -123,9 +123,9 @@ pub fn encode_frame_into<T: TarsStruct>(packet: &T, buf: &mut BytesMut) {
     buf[start..start + HEADER].copy_from_slice(&len.to_be_bytes());
 }
 
-/// The body of a TARS frame (the frame without its length header).
-pub fn frame_body(frame: &Bytes) -> Bytes {
-    let mut body = frame.clone();
-    body.advance(HEADER.min(body.len()));
-    body
+/// The body of a TARS frame (the frame without its length header): the frame's own
+/// handle, advanced, so no second handle on the bytes it shares is taken.
+pub fn frame_body(mut frame: Bytes) -> Bytes {
+    frame.advance(HEADER.min(frame.len()));
+    frame
 }

@@ -97,7 +97,7 @@ where
             )))
         }
     };
-    let request = RequestPacket::from_tars_bytes(crate::protocol::frame_body(&frame))
+    let request = RequestPacket::from_tars_bytes(crate::protocol::frame_body(frame))
         .map_err(|e| refuse(format!("the first frame is not a request: {e}")))?;
     let state = auth::verify(&request.buffer, servant, key.as_ref(), auth::unix_now());
     if state != AuthState::Succ {

@@ -75,7 +75,7 @@ impl ConnectionProtocol for TarsAdapter {
         out: &mut BytesMut,
     ) {
         let frame_len = frame.len();
-        let request = match RequestHead::decode(frame_body(&frame)) {
+        let request = match RequestHead::decode(frame_body(frame)) {
             Ok(r) => r,
             Err(e) => {
                 // TarsCpp closes a connection whose request cannot be decoded; so do we.
