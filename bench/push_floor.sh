@@ -9,6 +9,8 @@
 #   push10k    10,000 clients x 10 pushes/s of bench_server --push-rate 10 (BIG=0 skips it),
 #              and push10k-server, the server's own totals on exit (paced broadcast pushes/s)
 #   floor10k   `bench sendfloor` at 9,900 sockets (a process holds both ends), two threads
+#   tarscpp    `push --demo` against TarsCpp's PushCallbackServer, when TARSCPP_CMD starts it
+#              (exec'd) on TARSCPP_PORT (default 9300); TarsCpp is built outside this repository
 #
 #   BIN=/tmp/callpath-bin/new ROUNDS=3 SECS=8 bash bench/push_floor.sh
 set -euo pipefail
@@ -32,6 +34,13 @@ for r in $(seq "$ROUNDS"); do
   timeout 120 "$BIN/bench" push --demo --clients "$CLIENTS" --rate 1 --seconds "$SECS" --json \
     --target "TestApp.PushCallbackServer.PushObj@tcp -h 127.0.0.1 -p $PORT" 2>/dev/null | tag demo "$r" || true
   kill "$pid"; wait "$pid" 2>/dev/null || true
+  if [ -n "${TARSCPP_CMD:-}" ]; then
+    bash -c "$TARSCPP_CMD" >/dev/null 2>&1 & pid=$!
+    wait_port "${TARSCPP_PORT:-9300}"
+    timeout 120 "$BIN/bench" push --demo --clients "$CLIENTS" --rate 1 --seconds "$SECS" --json \
+      --target "TestApp.PushCallbackServer.PushObj@tcp -h 127.0.0.1 -p ${TARSCPP_PORT:-9300}" 2>/dev/null | tag tarscpp "$r" || true
+    kill "$pid"; wait "$pid" 2>/dev/null || true
+  fi
   for t in 1 2; do
     "$BIN/bench" floorserver --listen "127.0.0.1:$((PORT + 1))" --threads "$t" >/dev/null 2>&1 & pid=$!
     wait_port "$((PORT + 1))"
