@@ -6,6 +6,7 @@
 //! blocking `write`s. Whatever else a client sends is never read.
 
 use crate::args::fail;
+use crate::sendfloor::write_each;
 use crate::sys::raise_fd_limit;
 use bytes::BytesMut;
 use std::collections::BTreeMap;
@@ -53,24 +54,6 @@ fn accept_loop(listener: TcpListener, registered: Arc<Mutex<Vec<TcpStream>>>) {
     }
 }
 
-/// Writes `frame` on every socket of `socks`, `threads` threads sharing them in contiguous
-/// parts; a socket that fails is left for the next round (a closed client).
-fn push_round(socks: &mut [TcpStream], threads: usize, frame: &[u8]) {
-    if socks.is_empty() {
-        return;
-    }
-    let share = socks.len().div_ceil(threads);
-    std::thread::scope(|scope| {
-        for chunk in socks.chunks_mut(share) {
-            scope.spawn(move || {
-                for s in chunk {
-                    let _ = s.write_all(frame);
-                }
-            });
-        }
-    });
-}
-
 /// Runs the mode: `--listen HOST:PORT` (default 127.0.0.1:29317), `--threads T` (2),
 /// `--interval-ms MS` (1000). Prints `listening tcp -h H -p PORT` once bound; runs until
 /// killed.
@@ -90,7 +73,8 @@ pub fn main() {
     loop {
         std::thread::sleep(next.saturating_duration_since(Instant::now()));
         next += interval;
-        let mut socks = registered.lock().unwrap_or_else(|e| e.into_inner());
-        push_round(&mut socks, threads, &frame);
+        let socks = registered.lock().unwrap_or_else(|e| e.into_inner());
+        // A socket whose write fails (its client left) is tried again next round.
+        write_each(&socks, threads, &frame);
     }
 }

@@ -89,23 +89,29 @@ fn start_readers(
     }
 }
 
-/// One round: every thread writes `frame` on its contiguous share of `senders`. Returns the
-/// wall time from the start to the last thread's end.
-fn send_round(senders: &mut [TcpStream], threads: usize, frame: &[u8]) -> Duration {
-    let share = senders.len().div_ceil(threads);
+/// One round: `threads` threads write `frame` on contiguous shares of `socks`. Returns the
+/// wall time from the start to the last thread's end, and how many writes failed.
+pub fn write_each(socks: &[TcpStream], threads: usize, frame: &[u8]) -> (Duration, usize) {
+    let share = socks.len().div_ceil(threads.max(1)).max(1);
     let start = Instant::now();
-    std::thread::scope(|scope| {
-        for chunk in senders.chunks_mut(share) {
-            scope.spawn(move || {
-                for s in chunk {
-                    if let Err(e) = s.write_all(frame) {
-                        fail(format!("write: {e}"));
-                    }
-                }
-            });
-        }
+    let failed = std::thread::scope(|scope| {
+        let parts: Vec<_> = socks
+            .chunks(share)
+            .map(|chunk| {
+                scope.spawn(move || {
+                    chunk
+                        .iter()
+                        .filter(|s| {
+                            let mut s: &TcpStream = s;
+                            s.write_all(frame).is_err()
+                        })
+                        .count()
+                })
+            })
+            .collect();
+        parts.into_iter().map(|p| p.join().unwrap_or(0)).sum()
     });
-    start.elapsed()
+    (start.elapsed(), failed)
 }
 
 fn ms(d: Duration) -> f64 {
@@ -133,7 +139,7 @@ pub fn main() {
             2 * sockets + 16
         ));
     }
-    let (mut senders, receivers) = pairs(sockets);
+    let (senders, receivers) = pairs(sockets);
     let receipts = Arc::new(Receipts {
         base: Instant::now(),
         at: (0..sockets).map(|_| AtomicU64::new(0)).collect(),
@@ -154,7 +160,10 @@ pub fn main() {
     let (mut passes, mut spreads) = (Vec::new(), Vec::new());
     for r in 0..=rounds {
         let reads_before = receipts.reads.load(Ordering::Acquire);
-        let pass = send_round(&mut senders, threads, &frame);
+        let (pass, failed) = write_each(&senders, threads, &frame);
+        if failed > 0 {
+            fail(format!("{failed} writes failed"));
+        }
         if readers {
             let deadline = Instant::now() + Duration::from_secs(10);
             while receipts.reads.load(Ordering::Acquire) < reads_before + sockets {
