@@ -7,7 +7,9 @@ use crate::protocol::{
 };
 use crate::{Endpoint, TarsError, TarsStruct};
 use bytes::{Bytes, BytesMut};
+use std::future::Future;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::task::Poll;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpListener;
 
@@ -359,6 +361,26 @@ async fn a_timed_out_call_is_forgotten_and_the_connection_stays() {
     assert_eq!(proxy.pending_calls(), 0);
     within("a later call", call(&proxy, "a")).await.unwrap();
     assert_eq!(seen.accepted.load(Ordering::SeqCst), 1);
+}
+
+/// A call polled first in one task and finished in another (a new waker) still gets its
+/// response: only a first poll with the waker it registered with skips the pending table.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_call_moved_to_another_task_after_its_first_poll_gets_its_response() {
+    let (port, _seen) = server(true, reply).await;
+    let comm = Communicator::new();
+    let proxy = comm.servant_proxy(&target(port)).unwrap();
+    // Connected: the next call registers and sends within its first poll.
+    within("the first call", call(&proxy, "a")).await.unwrap();
+    let mut moved = Box::pin({
+        let proxy = proxy.clone();
+        async move { call(&proxy, "b").await }
+    });
+    let first = std::future::poll_fn(|cx| Poll::Ready(moved.as_mut().poll(cx))).await;
+    assert!(first.is_pending(), "registered and sent from this task");
+    let finished = within("the moved call", tokio::spawn(moved)).await;
+    finished.expect("the task").expect("the response");
+    assert_eq!(proxy.pending_calls(), 0);
 }
 
 #[tokio::test]
