@@ -12,11 +12,9 @@ PORT=${PORT:-37999}
 OUT=${OUT:-/tmp/proxy-floor-$(date -u +%Y%m%dT%H%M%S).jsonl}
 BUILD=${BUILD:-new}   # a label for the binaries in $BIN/new/ (their commit)
 OBJ="TestApp.HelloServer.HelloObj@tcp -h 127.0.0.1 -p $PORT"
-"$BIN/new/bench_server" --endpoint "tcp -h 127.0.0.1 -p $PORT -t 600000" \
-  --push-endpoint "tcp -h 127.0.0.1 -p $((PORT + 1)) -t 600000" >/dev/null 2>&1 &
-SERVER=$!
-trap 'kill $SERVER 2>/dev/null || true; wait $SERVER 2>/dev/null || true' EXIT
-for _ in $(seq 50); do (exec 3<>/dev/tcp/127.0.0.1/$PORT) 2>/dev/null && break; sleep 0.2; done
+. "$(dirname "$0")/lib.sh"
+start_bench_server "$BIN/new" "$PORT"
+stop_at_exit "$SERVER"
 load=(--connections 2 --in-flight 100 --payload 100 --seconds "$SECS" --json)
 for round in $(seq "$ROUNDS"); do
   for client in proxy tasks raw; do

@@ -52,7 +52,7 @@ for l in sys.stdin:
         d=json.loads(l); d.update(variant=sys.argv[1], row=sys.argv[2], repeat=int(sys.argv[3])); print(json.dumps(d), flush=True)' "$@" | tee -a "$OUT"
 }
 
-wait_port() { for _ in $(seq 100); do (exec 3<>/dev/tcp/127.0.0.1/"$1") 2>/dev/null && return; sleep 0.1; done; echo "port $1 not open" >&2; }
+. "$(dirname "$0")/lib.sh"
 stop() { kill "$1" 2>/dev/null || true; wait "$1" 2>/dev/null || true; }
 
 # TarsCpp: TARSCPP_CMD starts its PushCallbackServer (exec'd, so its pid is the shell's) on

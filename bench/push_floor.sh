@@ -26,7 +26,7 @@ for l in sys.stdin:
     l=l.strip()
     if l.startswith("{"):
         d=json.loads(l); d.update(row=sys.argv[1], repeat=int(sys.argv[2])); print(json.dumps(d), flush=True)' "$@" | tee -a "$OUT"; }
-wait_port() { for _ in $(seq 100); do (exec 3<>/dev/tcp/127.0.0.1/"$1") 2>/dev/null && return; sleep 0.1; done; echo "port $1 not open" >&2; }
+. "$(dirname "$0")/lib.sh"
 echo "writing $OUT" >&2
 for r in $(seq "$ROUNDS"); do
   "$BIN/push_callback_server" --endpoint "tcp -h 127.0.0.1 -p $PORT -t 600000" --interval-ms 1000 >/dev/null 2>&1 & pid=$!

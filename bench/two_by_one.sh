@@ -13,15 +13,12 @@ PORT=${PORT:-36999}
 ECHO_PORT=${ECHO_PORT:-36990}
 OUT=${OUT:-/tmp/2x1-$(date -u +%Y%m%dT%H%M%S).jsonl}
 OBJ="TestApp.HelloServer.HelloObj@tcp -h 127.0.0.1 -p $PORT"
-"$BIN/new/bench_server" --endpoint "tcp -h 127.0.0.1 -p $PORT -t 600000" \
-  --push-endpoint "tcp -h 127.0.0.1 -p $((PORT + 1)) -t 600000" >/dev/null 2>&1 &
-SERVER=$!
+. "$(dirname "$0")/lib.sh"
+start_bench_server "$BIN/new" "$PORT"
 "$BIN/new/bench" echo --listen "127.0.0.1:$ECHO_PORT" >/dev/null 2>&1 &
 ECHO=$!
-trap 'kill $SERVER $ECHO 2>/dev/null || true; wait $SERVER $ECHO 2>/dev/null || true' EXIT
-for p in $PORT $ECHO_PORT; do
-  for _ in $(seq 50); do (exec 3<>/dev/tcp/127.0.0.1/$p) 2>/dev/null && break; sleep 0.2; done
-done
+stop_at_exit "$SERVER" "$ECHO"
+wait_port "$ECHO_PORT"
 load=(--connections 2 --in-flight 1 --payload 100 --seconds "$SECS" --json)
 emit() { printf '{"row":"%s","round":%s,"result":%s}\n' "$1" "$2" "${3:-null}" | tee -a "$OUT"; }
 for round in $(seq "$ROUNDS"); do

@@ -71,51 +71,34 @@ fn rpc_through_the_proxy_against_bench_server() {
     assert_eq!(out[0]["errors"], 0);
 }
 
-#[test]
-fn rpc_raw_against_bench_server_with_baseline() {
+/// `rpc --raw` with `extra` flags against a bench_server, 2 x 8 for a second: calls are made
+/// and none fails. Returns its result line.
+fn raw_rpc(extra: &[&str]) -> serde_json::Map<String, Value> {
     let server = bench_server();
     let target = hello_target(server.port);
-    let out = bench(&[
-        "rpc",
-        &target,
-        "--raw",
-        "--vs-baseline",
-        "--connections",
-        "2",
-        "--in-flight",
-        "8",
-        "--seconds",
-        "1",
-    ]);
+    let mut args = vec!["rpc", &target, "--raw"];
+    args.extend_from_slice(extra);
+    args.extend(["--connections", "2", "--in-flight", "8", "--seconds", "1"]);
+    let out = bench(&args);
     assert_keys(&out[0], RPC_KEYS);
-    assert_eq!(out[0]["mode"], "rpc-raw");
     assert!(out[0]["calls"].as_u64().unwrap() > 0, "{:?}", out[0]);
     assert_eq!(out[0]["errors"], 0);
-    let baseline = out[0]["baseline"].as_object().expect("baseline object");
+    out[0].clone()
+}
+
+#[test]
+fn rpc_raw_against_bench_server_with_baseline() {
+    let row = raw_rpc(&["--vs-baseline"]);
+    assert_eq!(row["mode"], "rpc-raw");
+    let baseline = row["baseline"].as_object().expect("baseline object");
     assert_keys(baseline, RPC_KEYS);
-    assert!(out[0]["ratio"].is_number());
+    assert!(row["ratio"].is_number());
 }
 
 #[test]
 fn rpc_raw_task_per_call_against_bench_server() {
-    let server = bench_server();
-    let target = hello_target(server.port);
-    let out = bench(&[
-        "rpc",
-        &target,
-        "--raw",
-        "--task-per-call",
-        "--connections",
-        "2",
-        "--in-flight",
-        "8",
-        "--seconds",
-        "1",
-    ]);
-    assert_keys(&out[0], RPC_KEYS);
-    assert_eq!(out[0]["mode"], "rpc-raw-tasks");
-    assert!(out[0]["calls"].as_u64().unwrap() > 0, "{:?}", out[0]);
-    assert_eq!(out[0]["errors"], 0);
+    let row = raw_rpc(&["--task-per-call"]);
+    assert_eq!(row["mode"], "rpc-raw-tasks");
 }
 
 /// `rpc` in-process at 2,000 calls/s (open loop) with `client` flags: calls are made, none

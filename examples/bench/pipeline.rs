@@ -32,6 +32,27 @@ pub fn write_what_fits(stream: &TcpStream, wbuf: &mut BytesMut) -> Result<(), St
     Ok(())
 }
 
+/// Takes every whole response at the front of `rbuf` (checking the first one a connection
+/// gets with `wire.verify`), passing each one's id to `each`, then drops them from `rbuf`.
+pub fn take_responses<W: Wire>(
+    wire: &W,
+    rbuf: &mut BytesMut,
+    verified: &mut bool,
+    mut each: impl FnMut(Option<u32>) -> Result<(), String>,
+) -> Result<(), String> {
+    let mut consumed = 0;
+    while let Some((len, id)) = wire.parse(&rbuf[consumed..])? {
+        if !*verified {
+            wire.verify(&rbuf[consumed..consumed + len])?;
+            *verified = true;
+        }
+        consumed += len;
+        each(id)?;
+    }
+    rbuf.advance(consumed);
+    Ok(())
+}
+
 /// Reads what the socket has into `rbuf` (growing it when nearly full): the bytes read (0:
 /// the peer closed), or `None` when a readiness was spurious.
 pub fn read_what_came(stream: &TcpStream, rbuf: &mut BytesMut) -> Result<Option<usize>, String> {
@@ -117,13 +138,7 @@ async fn pipelined_conn<W: Wire>(
                     None => continue,
                 }
                 let done = Instant::now();
-                let mut consumed = 0;
-                while let Some((len, id)) = wire.parse(&rbuf[consumed..])? {
-                    if !verified {
-                        wire.verify(&rbuf[consumed..consumed + len])?;
-                        verified = true;
-                    }
-                    consumed += len;
+                take_responses(&wire, &mut rbuf, &mut verified, |id| {
                     let seq = id.unwrap_or_else(|| {
                         next_fifo = next_fifo.wrapping_add(1);
                         next_fifo.wrapping_sub(1)
@@ -136,8 +151,8 @@ async fn pipelined_conn<W: Wire>(
                     if rate.is_none() && done < window.end {
                         issue(&mut wbuf, &mut sent_at, &mut next_seq, &mut outstanding, ns(done));
                     }
-                }
-                rbuf.advance(consumed);
+                    Ok(())
+                })?;
                 if let Some(r) = rate {
                     // Requests held back by a full window go out as soon as there is room.
                     let due = ((done.min(window.end) - window.base).as_secs_f64() * r) as u64;

@@ -8,9 +8,9 @@
 
 use crate::args::{fail, Load};
 use crate::measure::{gather, join_all_parts, Partial, Window};
-use crate::pipeline::{read_what_came, write_what_fits, Wire};
+use crate::pipeline::{read_what_came, take_responses, write_what_fits, Wire};
 use crate::report::Report;
-use bytes::{Buf, BytesMut};
+use bytes::BytesMut;
 use futures_util::task::AtomicWaker;
 use std::future::poll_fn;
 use std::net::SocketAddr;
@@ -51,19 +51,13 @@ async fn driver<W: Wire>(stream: TcpStream, wire: W, shared: Arc<Shared>) -> Res
                     Some(_) => {}
                     None => continue,
                 }
-                let mut consumed = 0;
-                while let Some((len, id)) = wire.parse(&rbuf[consumed..])? {
-                    if !verified {
-                        wire.verify(&rbuf[consumed..consumed + len])?;
-                        verified = true;
-                    }
-                    consumed += len;
+                take_responses(&wire, &mut rbuf, &mut verified, |id| {
                     let seq = id.ok_or("responses of this wire carry no id")?;
                     let slot = &shared.slots[(seq % n) as usize];
                     slot.done.store(true, Ordering::Release);
                     slot.waker.wake();
-                }
-                rbuf.advance(consumed);
+                    Ok(())
+                })?;
             }
             ready = stream.writable(), if !wbuf.is_empty() => {
                 ready.map_err(|e| format!("write: {e}"))?;
