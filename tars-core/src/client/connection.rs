@@ -74,8 +74,9 @@ pub(crate) struct ClientConnection {
     pending: Pending,
     next_id: AtomicU32,
     closed: CancellationToken,
-    /// Set when the connection closes (before `closed` is cancelled by it, or right after
-    /// its parent was): what calls check, an atomic read instead of the token's lock.
+    /// Set when the connection closes: by [`close`](Self::close), or by its task's cleanup
+    /// (which a cancel of the parent token, the communicator's shutdown, also leads to).
+    /// What calls check: an atomic read instead of the token's lock.
     closing: AtomicBool,
     /// Set by the server's `_reconnect_` notice: no new calls; closes once none is pending.
     retired: AtomicBool,
@@ -218,7 +219,7 @@ impl ClientConnection {
         deadline: Deadline,
         waker: &Waker,
     ) -> TarsResult<PendingCall<'_>> {
-        match self.pending.register(request_id, deadline, Some(waker)) {
+        match self.pending.register(request_id, deadline, waker) {
             Ok(()) => Ok(PendingCall {
                 conn: self,
                 id: request_id,

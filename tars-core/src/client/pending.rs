@@ -141,13 +141,13 @@ impl Pending {
         self.table().calls.len()
     }
 
-    /// Registers a call waiting for `id` until `deadline`; `waker` (if any) is woken when
-    /// its outcome comes, as if the call had been polled with it.
+    /// Registers a call waiting for `id` until `deadline`; `waker` is woken when its outcome
+    /// comes, as if the call had been polled with it.
     pub(crate) fn register(
         &self,
         id: i32,
         deadline: Deadline,
-        waker: Option<&Waker>,
+        waker: &Waker,
     ) -> Result<(), RegisterError> {
         let rearm = {
             let mut table = self.table();
@@ -159,7 +159,7 @@ impl Pending {
                 Slot::Vacant(slot) => {
                     slot.insert(Entry {
                         deadline,
-                        state: State::Waiting(waker.cloned()),
+                        state: State::Waiting(Some(waker.clone())),
                     });
                 }
             }
@@ -314,13 +314,25 @@ mod tests {
         let start = Instant::now();
         // Registered out of deadline order: the sweep re-arms for the earlier one.
         assert!(pending
-            .register(1, Deadline::after(Duration::from_millis(300)), None)
+            .register(
+                1,
+                Deadline::after(Duration::from_millis(300)),
+                Waker::noop()
+            )
             .is_ok());
         assert!(pending
-            .register(2, Deadline::after(Duration::from_millis(100)), None)
+            .register(
+                2,
+                Deadline::after(Duration::from_millis(100)),
+                Waker::noop()
+            )
             .is_ok());
         assert!(pending
-            .register(3, Deadline::after(Duration::from_millis(200)), None)
+            .register(
+                3,
+                Deadline::after(Duration::from_millis(200)),
+                Waker::noop()
+            )
             .is_ok());
         let sweep = pending.run_deadlines();
         let calls = async {
@@ -344,7 +356,7 @@ mod tests {
     async fn an_answered_call_is_not_failed_by_the_sweep() {
         let pending = Pending::new();
         assert!(pending
-            .register(7, Deadline::after(Duration::from_millis(50)), None)
+            .register(7, Deadline::after(Duration::from_millis(50)), Waker::noop())
             .is_ok());
         assert!(pending.complete(response(7)));
         let sweep = pending.run_deadlines();
@@ -364,7 +376,7 @@ mod tests {
     async fn the_sweep_ends_when_the_table_closes() {
         let pending = Pending::new();
         assert!(pending
-            .register(1, Deadline::after(Duration::from_secs(60)), None)
+            .register(1, Deadline::after(Duration::from_secs(60)), Waker::noop())
             .is_ok());
         let sweep = pending.run_deadlines();
         let close = async {
@@ -381,17 +393,17 @@ mod tests {
     async fn close_fails_waiting_calls_and_refuses_new_ones() {
         let pending = Pending::new();
         assert!(pending
-            .register(1, Deadline::after(Duration::from_secs(5)), None)
+            .register(1, Deadline::after(Duration::from_secs(5)), Waker::noop())
             .is_ok());
         assert!(matches!(
-            pending.register(1, Deadline::after(Duration::from_secs(5)), None),
+            pending.register(1, Deadline::after(Duration::from_secs(5)), Waker::noop()),
             Err(RegisterError::InUse)
         ));
         pending.close(|| TarsError::ConnectionClosed("gone".into()));
         let got = outcome(&pending, 1).await.expect("an entry");
         assert!(matches!(got, Err(TarsError::ConnectionClosed(_))));
         assert!(matches!(
-            pending.register(2, Deadline::after(Duration::from_secs(5)), None),
+            pending.register(2, Deadline::after(Duration::from_secs(5)), Waker::noop()),
             Err(RegisterError::Closed)
         ));
         assert_eq!(pending.forget(1), 0);
