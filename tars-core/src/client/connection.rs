@@ -11,9 +11,9 @@
 //!
 //! Waiting calls live in the connection's [`Pending`] table: a response fills its call's
 //! entry and wakes the caller; one deadline sweep per connection (a task of its own) fails
-//! each call when its own deadline passes; a caller that gives up first drops its [`PendingCall`], which takes its
-//! entry out. Cleanup (fail pending calls, cancel the token, `on_close`) is a drop guard, so
-//! it runs however the task ends.
+//! each call when its own deadline passes; a caller that gives up first drops its
+//! [`PendingCall`], which takes its entry out. Cleanup (fail pending calls, cancel the
+//! token, `on_close`) is a drop guard, so it runs however the task ends.
 
 use super::codec::ResponseDecoder;
 use super::pending::{Deadline, Pending, RegisterError};

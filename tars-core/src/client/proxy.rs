@@ -488,13 +488,12 @@ impl ServantProxy {
         }
     }
 
-    /// Opens the connection to the endpoint at `index` if needed (within the call timeout).
+    /// Opens the connection to the endpoint at `index` if needed, within the call timeout
+    /// (waiting behind another caller's connect included).
     pub async fn connect(&self, index: usize) -> TarsResult<()> {
-        let deadline = Instant::now() + self.timeout();
-        self.object
-            .connection(Some(index), 0, deadline)
-            .await
-            .map(|_| ())
+        let deadline = Deadline::after(self.timeout());
+        let connect = self.object.connection(Some(index), 0, deadline.at);
+        deadline.within(connect).await.map(|_| ())
     }
 }
 

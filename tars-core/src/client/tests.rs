@@ -636,6 +636,12 @@ async fn a_call_behind_a_hanging_connect_keeps_its_deadline() {
     let short = proxy.with_timeout(Duration::from_millis(100));
     let result = within("the call behind the connect", call(&short, "a")).await;
     assert!(matches!(result, Err(TarsError::Timeout(100))), "{result:?}");
+    // An explicit connect waits behind it no longer than its timeout either.
+    let connected = within("the connect behind the connect", short.connect(0)).await;
+    assert!(
+        matches!(connected, Err(TarsError::Timeout(100))),
+        "{connected:?}"
+    );
     assert!(!proxy.is_connected(0), "the connect was still hanging");
     assert!(!slow.is_finished());
     slow.abort();
