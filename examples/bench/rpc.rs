@@ -33,6 +33,9 @@ fn socket_addrs(target: &ProxyTarget) -> Vec<SocketAddr> {
 pub fn main(rt: &tokio::runtime::Runtime) {
     let load = Load::from_flags();
     let raw = cli::switch("raw");
+    if cli::switch("task-per-call") && !raw {
+        fail("--task-per-call is a mode of the raw client: add --raw");
+    }
     let mut local = None;
     let target = match positionals().get(1) {
         // An object name without `@` is looked up once through `--locator`.
@@ -45,22 +48,14 @@ pub fn main(rt: &tokio::runtime::Runtime) {
         }
     };
     let parsed: ProxyTarget = target.parse().unwrap_or_else(|e| fail(e));
-    let mut ours = if raw && cli::switch("task-per-call") {
+    let mut ours = if raw {
         let addrs = socket_addrs(&parsed);
-        rt.block_on(run_task_per_call(
-            "rpc-raw-tasks",
-            &addrs,
-            TarsWire::new(&parsed.object, load.payload),
-            load,
-        ))
-    } else if raw {
-        let addrs = socket_addrs(&parsed);
-        rt.block_on(run_pipelined(
-            "rpc-raw",
-            &addrs,
-            TarsWire::new(&parsed.object, load.payload),
-            load,
-        ))
+        let wire = TarsWire::new(&parsed.object, load.payload);
+        if cli::switch("task-per-call") {
+            rt.block_on(run_task_per_call("rpc-raw-tasks", &addrs, wire, load))
+        } else {
+            rt.block_on(run_pipelined("rpc-raw", &addrs, wire, load))
+        }
     } else {
         rt.block_on(rpc_proxy::rpc_proxy(&target, load))
     };
